@@ -1,0 +1,3 @@
+from ociruntime.cli import main
+
+raise SystemExit(main())
