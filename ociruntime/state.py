@@ -104,14 +104,14 @@ class ContainerDir:
             os.close(fd)
         os.replace(tmp, self.file(STATE_FILE))
 
-    def lock(self) -> "ContainerDir":
+    def lock(self, must_exist: bool = True) -> "ContainerDir":
         """Take the container's exclusive lock (flock on the directory) until release()/exit.
         Serialises mutating commands on one id, e.g. a concurrent kill and delete."""
         if self._lock_fd is None:
             fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._lock_fd = fd
-            if not os.path.exists(self.file(STATE_FILE)):
+            if must_exist and not os.path.exists(self.file(STATE_FILE)):
                 # Deleted by whoever held the lock before us.
                 self.release()
                 raise ContainerNotFound(self.id)

@@ -1,0 +1,316 @@
+"""The OCI lifecycle (runtime.md "Operations"): create, start, state, kill, delete, and run.
+
+Orchestration only: the concern modules do the work. Each operation takes the container's
+lock (flock on its state dir) when it changes something, so a concurrent kill and delete of
+one id are serialised.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import SPEC_VERSION, log
+from .errors import PyociError, SetupError, WrongState
+from .state import ContainerDir, State, StateStore, derive_status, proc_start_time
+
+
+def _cgroup_manager(spec, container_id: str, systemd: bool):
+    from . import cgroups
+
+    if not hasattr(cgroups, "for_container"):  # cgroups package still landing
+        return None
+    return cgroups.for_container(container_id, spec.linux.cgroups_path or None, spec.linux.resources,
+                                 systemd=systemd)
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    # conmon and the shim read it as soon as we exit: write aside and rename, no newline (runc).
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class Created:
+    __slots__ = ("cdir", "state", "spec", "manager")
+
+    def __init__(self, cdir: ContainerDir, state: State, spec, manager) -> None:
+        self.cdir, self.state, self.spec, self.manager = cdir, state, spec, manager
+
+
+def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
+           console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0) -> Created:
+    """Everything but the user's process; init is left blocked on the exec fifo."""
+    from .config import load_bundle
+    from .log import rfc3339
+    from .process import execfifo, spawn
+
+    store = StateStore(g.get("root"))
+    from .state import check_id
+
+    check_id(container_id)
+    spec = load_bundle(bundle)
+    proc = spec.process
+    if proc.terminal and not console_socket:
+        raise PyociError("cannot allocate tty if runc will detach without setting console socket"
+                         .replace("runc", "pyoci"))
+    if console_socket and not proc.terminal:
+        raise PyociError("cannot use console socket if the container has no terminal (process.terminal is false)")
+    seccomp = None
+    if spec.linux.seccomp is not None:
+        from . import seccomp as sec
+
+        seccomp = sec.prepare(spec.linux.seccomp)
+
+    cdir = store.new(container_id)
+    cdir.lock(must_exist=False)
+    state = State(container_id, spec.bundle, spec.root.path, rfc3339(nanos=True),
+                  annotations=spec.annotations or {}, creator=[os.getpid(), proc_start_time(os.getpid())],
+                  hooks=_late_hooks(spec))
+    manager = None
+    console_fd = -1
+    fifo_fd = -1
+    try:
+        with open(cdir.file("config.json"), "wb") as f:
+            import json
+
+            f.write(json.dumps(spec.raw).encode())
+        state.config = cdir.file("config.json")
+        cdir.write(state)
+        fifo_fd = execfifo.create(cdir.fifo)
+        manager = _cgroup_manager(spec, container_id, bool(g.get("systemd_cgroup")))
+        if manager is not None:
+            state.cgroup = manager.describe()
+            cdir.write(state)   # before create(): a killed runtime leaves a trail delete can follow
+            manager.create()
+        if console_socket:
+            from . import console
+
+            console_fd = console.connect(console_socket)
+
+        def on_pid(pid: int) -> None:
+            state.pid, state.pid_start = pid, proc_start_time(pid) or 0
+            cdir.write(state)
+
+        def on_hooks(pid: int) -> None:
+            from . import hooks
+
+            st = hooks.state_dict(container_id, "creating", pid, spec.bundle, spec.annotations)
+            hooks.run("prestart", spec.hooks.prestart, st)
+            hooks.run("createRuntime", spec.hooks.create_runtime, st)
+
+        spawn.spawn(spec, container_id, manager,
+                    dict(fifo_fd=fifo_fd, console_fd=console_fd, cgroup=state.cgroup, no_pivot=no_pivot,
+                         preserve_fds=preserve_fds, seccomp=seccomp),
+                    on_pid, on_hooks, child_close=(cdir._lock_fd,))
+        state.phase, state.creator = "created", []
+        cdir.write(state)
+        if pid_file:
+            _write_pid_file(pid_file, state.pid)
+    except BaseException as e:
+        _destroy(cdir, state, manager)
+        if isinstance(e, OSError) and not isinstance(e, PyociError):
+            from .errors import oserror_text
+
+            raise SetupError(oserror_text(e)) from e
+        raise
+    finally:
+        for fd in (fifo_fd, console_fd):
+            if fd >= 0:
+                os.close(fd)
+    return Created(cdir, state, spec, manager)
+
+
+def _late_hooks(spec) -> dict:
+    """poststart and poststop hooks, kept in state.json so start and delete need no config parse."""
+    out = {}
+    for kind in ("poststart", "poststop"):
+        hooks = getattr(spec.hooks, kind)
+        if hooks:
+            out[kind] = [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout}
+                         for h in hooks]
+    return out
+
+
+def _destroy(cdir: ContainerDir, state: State, manager=None) -> None:
+    """Kill every process of the container and remove its cgroup and state dir."""
+    from .process.spawn import kill_and_wait
+
+    if manager is None and state.cgroup:
+        from . import cgroups
+
+        manager = cgroups.reopen(state.cgroup)
+    if manager is not None:
+        try:
+            import signal
+
+            manager.kill(signal.SIGKILL)
+            if manager.is_frozen():
+                manager.thaw()   # frozen tasks die only once thawed
+        except (OSError, PyociError):
+            pass
+    if state.pid and proc_start_time(state.pid) == state.pid_start:
+        kill_and_wait(state.pid)
+    if manager is not None:
+        try:
+            manager.destroy()
+        except (OSError, PyociError) as e:
+            log.warning(f"removing cgroup of {state.id}: {e}")
+    cdir.remove()
+
+
+def start(g: dict, container_id: str) -> None:
+    from .process import execfifo
+
+    cdir = StateStore(g.get("root")).open(container_id)
+    with cdir:
+        state = cdir.read()
+        status = derive_status(state, cdir)
+        if status != "created":
+            raise WrongState(f"cannot start a container that is {status}" if status != "stopped"
+                             else "cannot start a container that has stopped")
+        execfifo.release(cdir.fifo)
+        if state.hooks.get("poststart"):
+            _run_late_hooks("poststart", state, "running")
+
+
+def _run_late_hooks(kind: str, state: State, status: str, warn_only: bool = False) -> None:
+    from . import hooks
+    from .config.model import Hook
+
+    hs = tuple(Hook(path=h["path"], args=tuple(h["args"]), env=tuple(h["env"]), timeout=h["timeout"])
+               for h in state.hooks.get(kind, ()))
+    st = hooks.state_dict(state.id, status, state.pid if status != "stopped" else 0, state.bundle, state.annotations)
+    try:
+        hooks.run(kind, hs, st)
+    except PyociError as e:
+        if not warn_only:
+            raise
+        log.warning(str(e))
+
+
+def state_json(g: dict, container_id: str) -> dict:
+    cdir = StateStore(g.get("root")).open(container_id)
+    st = cdir.read()
+    status = derive_status(st, cdir)
+    out = {"ociVersion": SPEC_VERSION, "id": st.id, "pid": st.pid if status not in ("stopped",) else 0,
+           "status": status, "bundle": st.bundle, "rootfs": st.rootfs, "created": st.created, "owner": st.owner}
+    if st.annotations:
+        out["annotations"] = st.annotations
+    return out
+
+
+def kill(g: dict, container_id: str, sig: int, all_: bool = False) -> None:
+    cdir = StateStore(g.get("root")).open(container_id)
+    with cdir:
+        state = cdir.read()
+        status = derive_status(state, cdir)
+        if status in ("stopped", "creating") and not all_:
+            raise WrongState("container not running")
+        if all_ and state.cgroup:
+            from . import cgroups
+
+            cgroups.reopen(state.cgroup).kill(sig)
+            return
+        if status == "stopped":
+            raise WrongState("container not running")
+        try:
+            os.kill(state.pid, sig)
+        except ProcessLookupError:
+            raise WrongState("container not running") from None
+
+
+def delete(g: dict, container_id: str, force: bool = False) -> None:
+    store = StateStore(g.get("root"))
+    try:
+        cdir = store.open(container_id)
+        cdir.lock()
+    except PyociError as e:
+        if force and type(e).__name__ == "ContainerNotFound":
+            return  # runc and crun: delete --force of a missing container succeeds
+        raise
+    state = cdir.read()
+    status = derive_status(state, cdir)
+    if status in ("running", "paused", "creating") and not force:
+        raise WrongState(f"cannot delete container {container_id} that is not stopped: {status}")
+    _destroy(cdir, state)
+    if state.hooks.get("poststop"):
+        # v1.3.0: a failing poststop hook is a warning; the container is gone either way.
+        _run_late_hooks("poststop", state, "stopped", warn_only=True)
+
+
+def run(g: dict, container_id: str, bundle: str, console_socket: str | None = None, detach: bool = False,
+        keep: bool = False, pid_file: str | None = None, no_subreaper: bool = False, no_pivot: bool = False,
+        preserve_fds: int = 0) -> int:
+    """create + start; in the foreground, forward signals, wait, and delete unless --keep."""
+    from .process import execfifo
+
+    if not detach and not no_subreaper:
+        from .process.spawn import subreaper
+        from .syscalls.linux import SYSCALLS
+
+        # init's parent (stage 1) exits right away: as subreaper we inherit init and can wait for it.
+        subreaper(SYSCALLS)
+    c = create(g, container_id, bundle, pid_file=pid_file, console_socket=console_socket,
+               no_pivot=no_pivot, preserve_fds=preserve_fds)
+    try:
+        execfifo.release(c.cdir.fifo)
+        if c.state.hooks.get("poststart"):
+            _run_late_hooks("poststart", c.state, "running")
+    except BaseException:
+        _destroy(c.cdir, c.state, c.manager)
+        raise
+    c.cdir.release()
+    if detach:
+        return 0
+    status = _wait_forwarding(c.state.pid)
+    if not keep:
+        delete(g, container_id, force=True)
+    return status
+
+
+def _wait_forwarding(pid: int) -> int:
+    """Relay signals to init until it exits; return its status the way a shell reports it."""
+    import signal
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    skip = {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}
+    for sig in range(1, signal.NSIG):
+        if sig not in skip:
+            try:
+                signal.signal(sig, forward)
+            except (OSError, ValueError):
+                pass
+    code = None
+    while code is None:
+        try:
+            reaped, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return 255
+        if reaped == pid:
+            code = os.waitstatus_to_exitcode(status)
+    # The pid namespace died with init; reap the orphans it handed us.
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    for sig in range(1, signal.NSIG):
+        if sig not in skip:
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    return 128 - code if code < 0 else code

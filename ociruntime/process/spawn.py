@@ -1,0 +1,142 @@
+"""P0's side of container creation: fork stage 1, answer its requests, and clean up on failure.
+
+Fork, not clone or re-exec: the children inherit the parsed config in memory, so there is no
+init pipe to serialise it through, and CPython's after-fork bookkeeping stays correct. The
+runtime stays single-threaded, as unshare(CLONE_NEWUSER) and setns(mnt) require.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import log
+from ..errors import InitError, PyociError, oserror_text
+from ..syscalls import consts as C
+from . import protocol
+from .channel import Channel
+
+
+def _child_main(ch: Channel, role: str, body) -> None:
+    """Run body() in a forked child; report any failure over the channel; never return."""
+    code = 0
+    try:
+        body()
+    except BaseException as e:  # noqa: BLE001 - everything must reach the parent as one line
+        code = 1
+        try:
+            if isinstance(e, OSError):
+                msg = oserror_text(e) if e.filename else (e.strerror or str(e))
+            else:
+                msg = str(e) or type(e).__name__
+            if log.min_level <= 10:
+                import traceback
+
+                ch.send(protocol.LOG, level="debug", msg=f"{role}: " + traceback.format_exc())
+            ch.send(protocol.ERROR, msg=msg, errno=getattr(e, "errno", 0) or 0)
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def stage1(ch: Channel, spec, manager, init_args) -> None:
+    """P1: join the cgroup, enter or create namespaces, fork init into them, report its pid."""
+    from .. import namespaces
+    from ..syscalls.linux import SYSCALLS as sc
+    from . import init
+
+    sc.set_name("pyoci:[1:STAGE1]")
+    if manager is not None:
+        # Joining before unsharing the cgroup namespace makes the container's cgroup its root.
+        manager.add(os.getpid())
+    namespaces.join(sc, spec.linux.namespaces)
+    sc.unshare(namespaces.new_flags(spec.linux.namespaces))
+    pid = os.fork()
+    if pid == 0:
+        _child_main(ch, "init", lambda: init.run(init_args))
+    ch.send(protocol.PID, pid=pid)
+
+
+def spawn(spec, container_id: str, manager, init_kw: dict, on_pid, on_hooks,
+          child_close: tuple[int, ...] = ()) -> int:
+    """Start stage 1 and init; return init's host pid once init reports `ready`.
+
+    on_pid(pid) is called as soon as init exists (so the state file can record it before
+    anything else can fail); on_hooks() runs prestart/createRuntime hooks when init asks.
+    child_close: the runtime's fds the children must not keep (the state dir lock: a flock
+    held by a long-lived init would block every later command on this container).
+    """
+    from .init import InitArgs
+    from ..syscalls.linux import SYSCALLS
+
+    ch = Channel()
+    args = InitArgs(spec=spec, channel=ch, container_id=container_id, sc=SYSCALLS, **init_kw)
+    p1 = os.fork()
+    if p1 == 0:
+        for fd in child_close:
+            os.close(fd)
+        ch.child_side()
+        _child_main(ch, "stage1", lambda: stage1(ch, spec, manager, args))
+    ch.parent_side()
+    try:
+        msg = ch.expect(protocol.PID, on_log=log.emit)
+        pid = int(msg["pid"])
+    finally:
+        _reap(p1)
+    on_pid(pid)
+    while True:
+        msg = ch.recv()
+        if msg is None:
+            raise InitError("container init exited during setup")
+        t = msg.get("type")
+        if t == protocol.LOG:
+            log.emit(msg.get("level", "info"), msg.get("msg", ""))
+        elif t == protocol.ERROR:
+            raise InitError(msg.get("msg", "unknown error"), msg.get("errno", 0))
+        elif t == protocol.HOOKS_PLEASE:
+            on_hooks(pid)
+            ch.send(protocol.HOOKS_DONE)
+        elif t == protocol.READY:
+            break
+        else:
+            raise InitError(f"protocol error: unexpected {t!r}")
+    ch.close()
+    return pid
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def kill_and_wait(pid: int, timeout: float = 5.0) -> None:
+    """SIGKILL pid (not necessarily our child) and wait until it is gone."""
+    import select
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (ProcessLookupError, OSError):
+        return
+    try:
+        try:
+            import signal
+
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def subreaper(sc) -> None:
+    sc.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
+
+
+__all__ = ["spawn", "kill_and_wait", "subreaper", "PyociError"]

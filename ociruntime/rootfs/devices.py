@@ -1,0 +1,68 @@
+"""/dev in the container: the default devices runc creates, linux.devices, and the /dev links."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from . import safepath
+
+# (name, major, minor): runc's AllowedDevices that are created as nodes.
+DEFAULT = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("tty", 5, 0), ("urandom", 1, 9), ("random", 1, 8))
+LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+         ("stderr", "/proc/self/fd/2"))
+_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+def _mknod(dev_fd: int, name: str, kind: int, perm: int, major: int, minor: int,
+           uid: int | None, gid: int | None) -> None:
+    try:
+        os.mknod(name, kind | perm, os.makedev(major, minor), dir_fd=dev_fd)
+    except FileExistsError:
+        # Replace whatever the image put there (a file, or a symlink to the host).
+        os.unlink(name, dir_fd=dev_fd)
+        os.mknod(name, kind | perm, os.makedev(major, minor), dir_fd=dev_fd)
+    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
+    try:
+        os.chmod(safepath.fd_path(fd), perm)   # mknod's mode is filtered by the umask
+        if uid is not None or gid is not None:
+            os.chown(safepath.fd_path(fd), -1 if uid is None else uid, -1 if gid is None else gid)
+    finally:
+        os.close(fd)
+
+
+def create(sc, root_fd: int, devices) -> None:
+    """Create the default devices, then linux.devices (which may override them), and the links."""
+    dev_fd = safepath.mkdir_all(sc, root_fd, "/dev")
+    try:
+        dfd = os.open(safepath.fd_path(dev_fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    finally:
+        os.close(dev_fd)
+    try:
+        for name, major, minor in DEFAULT:
+            _mknod(dfd, name, stat.S_IFCHR, 0o666, major, minor, 0, 0)
+        for d in devices:
+            rel = d.path[len("/dev/"):]
+            if "/" in rel:
+                sub = safepath.mkdir_all(sc, root_fd, "/dev/" + rel.rpartition("/")[0])
+                parent = os.open(safepath.fd_path(sub), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                os.close(sub)
+            else:
+                parent = os.dup(dfd)
+            try:
+                perm = 0o666 if d.file_mode is None else d.file_mode & 0o7777
+                _mknod(parent, rel.rpartition("/")[2], _TYPES[d.type], perm, d.major, d.minor, d.uid, d.gid)
+            finally:
+                os.close(parent)
+        for name, target in LINKS + (("ptmx", "pts/ptmx"),):
+            try:
+                os.symlink(target, name, dir_fd=dfd)
+            except FileExistsError:
+                pass
+        if os.path.exists("/proc/kcore"):
+            try:
+                os.symlink("/proc/kcore", "core", dir_fd=dfd)
+            except FileExistsError:
+                pass
+    finally:
+        os.close(dfd)
