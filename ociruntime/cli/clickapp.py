@@ -52,6 +52,7 @@ def build(result: dict) -> click.Group:
 
     def make(cmd: Cmd) -> click.Command:
         params: list[click.Parameter] = [_option(o) for o in cmd.opts]
+        tails = {a[1:].replace("-", "_") for a in cmd.args if a.startswith("*")}
         for a in cmd.args:
             if a.startswith("*"):
                 params.append(click.Argument([a[1:].replace("-", "_")], nargs=-1, type=click.UNPROCESSED))
@@ -60,6 +61,10 @@ def build(result: dict) -> click.Group:
                                              metavar="<" + a.lstrip("?") + ">"))
 
         def callback(**kw: object) -> None:
+            for k, v in kw.items():
+                # "exec ID -- cmd": the separator is not part of the command (same as fastparse)
+                if isinstance(v, tuple) and v[:1] == ("--",) and k in tails:
+                    kw[k] = v[1:]
             ctx = click.get_current_context()
             result["parsed"] = (ctx.find_root().params, cmd, kw)
 
