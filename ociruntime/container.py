@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from . import SPEC_VERSION, log
+from . import SPEC_VERSION, jsonio, log
 from .errors import PyociError, SetupError, WrongState
 from .state import ContainerDir, State, StateStore, derive_status, proc_start_time
 
@@ -76,9 +76,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
     fifo_fd = -1
     try:
         with open(cdir.file("config.json"), "wb") as f:
-            import json
-
-            f.write(json.dumps(spec.raw).encode())
+            f.write(jsonio.dumps(spec.raw).encode())
         state.config = cdir.file("config.json")
         cdir.write(state)
         fifo_fd = execfifo.create(cdir.fifo)

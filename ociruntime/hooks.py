@@ -7,8 +7,7 @@ container, poststart by `start`, poststop by `delete`.
 
 from __future__ import annotations
 
-import json
-
+from . import jsonio
 from .errors import PyociError
 
 
@@ -22,7 +21,7 @@ def run(kind: str, hooks, state: dict) -> None:
         return
     import subprocess
 
-    data = json.dumps(state).encode()
+    data = jsonio.dumps(state).encode()
     for i, h in enumerate(hooks):
         argv = list(h.args) or [h.path]
         try:

@@ -1,5 +1,8 @@
 """Log lines as runc writes them: logrus text, or JSON objects {"level","msg","time"} with --log-format json.
 
+Without --log, records go to stderr as plain lines (an error is just its message), the way
+runc's fatal() prints them: one readable line for a human or for podman's error text.
+
 containerd's shim and conmon read only the *last* JSON line of --log to explain a failure, so every
 error ends up there. The file is opened in append mode for each record: containerd reuses one
 log.json per bundle, and records from several processes must not clobber each other.
@@ -35,9 +38,9 @@ def rfc3339(t: float | None = None, nanos: bool = False) -> str:
 
 def format_record(level: str, msg: str) -> str:
     if fmt == "json":
-        import json
+        from . import jsonio
 
-        return json.dumps({"level": level, "msg": msg, "time": rfc3339()}) + "\n"
+        return jsonio.dumps({"level": level, "msg": msg, "time": rfc3339()}) + "\n"
     quoted = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'time="{rfc3339()}" level={level} msg="{quoted}"\n'
 
@@ -46,11 +49,13 @@ def emit(level: str, msg: str) -> None:
     """Write one record to --log (or stderr); never raises: logging must not mask the real error."""
     if _LEVELS.get(level, 40) < min_level:
         return
-    line = format_record(level, msg).encode()
     try:
         if path is None:
-            os.write(2, line)
+            # On a terminal or a client's stderr pipe: the plain message, one line, no escaping.
+            text = msg if level == "error" else f"{level}: {msg}"
+            os.write(2, (text.replace("\n", " ") + "\n").encode())
         else:
+            line = format_record(level, msg).encode()
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 os.write(fd, line)

@@ -8,9 +8,9 @@ container whose processes were killed from outside reads as stopped.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 
+from . import jsonio
 from .errors import ContainerExists, ContainerNotFound, PyociError
 
 DEFAULT_ROOT = "/run/pyoci"
@@ -88,7 +88,7 @@ class ContainerDir:
     def read(self) -> State:
         try:
             with open(self.file(STATE_FILE), "rb") as f:
-                return State.from_dict(json.loads(f.read()))
+                return State.from_dict(jsonio.loads(f.read()))
         except FileNotFoundError:
             raise ContainerNotFound(self.id) from None
         except ValueError as e:
@@ -99,7 +99,7 @@ class ContainerDir:
         tmp = self.file(f".{STATE_FILE}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, json.dumps(state.to_dict()).encode())
+            os.write(fd, jsonio.dumps(state.to_dict()).encode())
         finally:
             os.close(fd)
         os.replace(tmp, self.file(STATE_FILE))

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -60,7 +61,13 @@ class Runtime:
     def __call__(self, *args: str, globals_: tuple[str, ...] = (), input: bytes | None = None,
                  timeout: float = 60, check: bool = False, **kw) -> subprocess.CompletedProcess:
         cmd = [self.binary, "--root", str(self.root), *globals_, *args]
-        p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, **kw)
+        # Files, not pipes: a created container's init inherits the runtime's stdio, so a pipe
+        # would not reach EOF when `create` exits (the same holds for runc).
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            p = subprocess.run(cmd, input=input, stdout=out, stderr=err, timeout=timeout, **kw)
+            out.seek(0)
+            err.seek(0)
+            p.stdout, p.stderr = out.read(), err.read()
         if check and p.returncode != 0:
             raise AssertionError(f"{cmd} exited {p.returncode}: {p.stderr.decode(errors='replace')}")
         return p

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 
 def list_(g: dict, format: str, quiet: bool) -> None:
+    from .. import jsonio
     from ..container import state_json
     from ..errors import ContainerNotFound, PyociError
     from ..state import StateStore
@@ -22,7 +22,7 @@ def list_(g: dict, format: str, quiet: bool) -> None:
     if quiet:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif format == "json":
-        sys.stdout.write(json.dumps(states) + "\n")
+        sys.stdout.write(jsonio.dumps(states) + "\n")
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 
 def state(g: dict, container_id: str) -> None:
+    from .. import jsonio
     from ..container import state_json
 
-    sys.stdout.write(json.dumps(state_json(g, container_id), indent=2) + "\n")
+    sys.stdout.write(jsonio.dumps(state_json(g, container_id), indent=2) + "\n")

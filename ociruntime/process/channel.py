@@ -8,9 +8,9 @@ dies shows up as EOF on the parent's read side.
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import jsonio
 from ..errors import InitError
 from . import protocol
 
@@ -37,7 +37,7 @@ class Channel:
 
     def send(self, type_: str, **fields: object) -> None:
         fields["type"] = type_
-        data = json.dumps(fields).encode() + b"\n"
+        data = jsonio.dumps(fields).encode() + b"\n"
         while data:
             data = data[os.write(self.wfd, data):]
 
@@ -49,7 +49,7 @@ class Channel:
                 return None
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        return json.loads(line)
+        return jsonio.loads(line)
 
     def expect(self, type_: str, on_log=None) -> dict:
         """Wait for a message of type_; raise InitError for an error message or an early EOF."""
