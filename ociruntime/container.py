@@ -93,6 +93,10 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
         def on_pid(pid: int) -> None:
             state.pid, state.pid_start = pid, proc_start_time(pid) or 0
             cdir.write(state)
+            if spec.linux.net_devices:
+                from . import network
+
+                network.move_devices(spec.linux.net_devices, pid)
 
         def on_hooks(pid: int) -> None:
             from . import hooks

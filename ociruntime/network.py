@@ -16,3 +16,8 @@ def bring_up_loopback() -> None:
         fcntl.ioctl(s.fileno(), 0x8914, struct.pack("16sH22x", b"lo", flags | 0x1))  # SIOCSIFFLAGS, IFF_UP
     finally:
         s.close()
+
+
+def move_devices(net_devices: dict, pid: int) -> None:
+    """In the runtime, once init exists: move linux.netDevices into init's network namespace."""
+    raise NotImplementedError("linux.netDevices")

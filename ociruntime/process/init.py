@@ -15,7 +15,7 @@ import fcntl  # noqa: F401  (console ioctls)
 import struct  # noqa: F401
 import termios  # noqa: F401
 
-from .. import console, hooks as hookrun, identity, limits, network, rootfs
+from .. import console, hooks as hookrun, identity, limits, network, procattrs, rootfs
 from ..syscalls import consts as C
 from . import execfifo, finalize, protocol, signals
 
@@ -70,6 +70,7 @@ def run(a: InitArgs) -> None:
         sc.sethostname(spec.hostname)
     if spec.domainname:
         sc.setdomainname(spec.domainname)
+    procattrs.apply_sysctl(spec.linux.sysctl)
 
     env = proc.env
     if not any(e.startswith("HOME=") for e in env):
@@ -97,6 +98,7 @@ def run(a: InitArgs) -> None:
     if hooks.start_container:
         hookrun.run("startContainer", hooks.start_container,
                     hookrun.state_dict(a.container_id, "running", os.getpid(), spec.bundle, spec.annotations))
+    procattrs.apply_before_exec(spec, proc)
     signals.reset_for_exec()
     if a.seccomp is not None and proc.no_new_privileges:
         a.seccomp.load()
