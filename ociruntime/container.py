@@ -115,6 +115,9 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
             _write_pid_file(pid_file, state.pid)
     except BaseException as e:
         _destroy(cdir, state, manager)
+        if state.hooks.get("poststop") and (getattr(e, "hook", False) or type(e).__name__ == "HookError"):
+            # A failed create-time hook "continues the lifecycle at step 12": destroy, then poststop.
+            _run_late_hooks("poststop", state, "stopped", warn_only=True)
         if isinstance(e, OSError) and not isinstance(e, PyociError):
             from .errors import oserror_text
 
@@ -177,7 +180,18 @@ def start(g: dict, container_id: str) -> None:
                              else "cannot start a container that has stopped")
         execfifo.release(cdir.fifo)
         if state.hooks.get("poststart"):
-            _run_late_hooks("poststart", state, "running")
+            _poststart(cdir, state)
+
+
+def _poststart(cdir: ContainerDir, state: State) -> None:
+    """runtime.md (v1.3.0) step 9: a failing poststart hook is an error: stop the container,
+    destroy it (step 12) and run the poststop hooks (step 13)."""
+    try:
+        _run_late_hooks("poststart", state, "running")
+    except PyociError:
+        _destroy(cdir, state)
+        _run_late_hooks("poststop", state, "stopped", warn_only=True)
+        raise
 
 
 def _run_late_hooks(kind: str, state: State, status: str, warn_only: bool = False) -> None:
@@ -261,11 +275,11 @@ def run(g: dict, container_id: str, bundle: str, console_socket: str | None = No
                no_pivot=no_pivot, preserve_fds=preserve_fds)
     try:
         execfifo.release(c.cdir.fifo)
-        if c.state.hooks.get("poststart"):
-            _run_late_hooks("poststart", c.state, "running")
     except BaseException:
         _destroy(c.cdir, c.state, c.manager)
         raise
+    if c.state.hooks.get("poststart"):
+        _poststart(c.cdir, c.state)
     c.cdir.release()
     if detach:
         return 0

@@ -44,3 +44,24 @@ def new_flags(namespaces, exclude: tuple[str, ...] = ()) -> int:
         if not ns.path and ns.type not in exclude:
             flags |= FLAGS[ns.type]
     return flags
+
+
+def write_id_maps(pid: int, uid_maps, gid_maps) -> None:
+    """In the runtime (root in the parent user namespace): write the child's uid_map and gid_map.
+    As root we may map any range, and setgroups stays allowed (only an unprivileged writer must
+    deny it first)."""
+    for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise OSError(e.errno, f"writing {name} {text.strip()!r}: {os.strerror(e.errno)}") from None
+
+
+def write_time_offsets(offsets: dict) -> None:
+    """After unshare(CLONE_NEWTIME), before the first process enters it: the clock offsets."""
+    lines = "".join(f"{clock} {v.get('secs', 0)} {v.get('nanosecs', 0)}\n"
+                    for clock, v in offsets.items())
+    with open("/proc/self/timens_offsets", "w") as f:
+        f.write(lines)

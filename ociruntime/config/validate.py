@@ -75,6 +75,17 @@ def _check_linux(spec: Spec) -> None:
         raise _err("domainname", "unable to set domainname without a private UTS namespace")
     if (lx.uid_mappings or lx.gid_mappings) and "user" not in seen:
         raise _err("linux.uidMappings", "user namespace mappings specified, but a user namespace isn't enabled")
+    user = lx.namespace("user")
+    if user is not None and not user.path:
+        if not lx.uid_mappings:
+            raise _err("linux.uidMappings", "user namespaces enabled, but no uid mappings found")
+        if not lx.gid_mappings:
+            raise _err("linux.gidMappings", "user namespaces enabled, but no gid mappings found")
+        for field, maps in (("uidMappings", lx.uid_mappings), ("gidMappings", lx.gid_mappings)):
+            if not any(m.container_id == 0 for m in maps):
+                raise _err(f"linux.{field}", "no mapping for id 0: the container's root would be unmapped")
+    if lx.time_offsets and "time" not in seen:
+        raise _err("linux.timeOffsets", "time offsets specified, but a time namespace isn't enabled")
     if lx.cgroups_path and ".." in lx.cgroups_path.replace(":", "/").split("/"):
         raise _err("linux.cgroupsPath", f"{lx.cgroups_path!r} must not contain '..'")
     for i, d in enumerate(lx.devices):
@@ -97,9 +108,6 @@ def _check_mounts(spec: Spec) -> None:
 # Fields of config.json pyoci does not apply yet. Saying so at create is the contract:
 # a container must never silently run without something its config asked for.
 _UNSUPPORTED = (
-    ("linux.uidMappings", lambda s: bool(s.linux.uid_mappings or s.linux.gid_mappings)),
-    ("linux.namespaces (user)", lambda s: s.linux.namespace("user") is not None),
-    ("linux.timeOffsets", lambda s: bool(s.linux.time_offsets)),
     ("linux.seccomp", lambda s: s.linux.seccomp is not None),
     ("linux.netDevices", lambda s: bool(s.linux.net_devices)),
     ("linux.intelRdt", lambda s: s.linux.intel_rdt is not None),

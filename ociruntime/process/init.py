@@ -41,6 +41,8 @@ def run(a: InitArgs) -> None:
     sc, spec, ch = a.sc, a.spec, a.channel
     proc = spec.process
     sc.set_name("pyoci:[2:INIT]")
+    # Our pid as the host sees it, for hooks' state: /proc is still the host's here.
+    host_pid = int(os.readlink("/proc/self"))
     # While we are a Python process inside the container, /proc/self/exe is the host's
     # interpreter: make it unreachable to the container (CVE-2019-5736 class).
     sc.prctl(C.PR_SET_DUMPABLE, 0)
@@ -59,7 +61,7 @@ def run(a: InitArgs) -> None:
         ch.expect(protocol.HOOKS_DONE)
     if hooks.create_container:
         hookrun.run("createContainer", hooks.create_container,
-                    hookrun.state_dict(a.container_id, "creating", 0, spec.bundle, spec.annotations))
+                    hookrun.state_dict(a.container_id, "creating", host_pid, spec.bundle, spec.annotations))
 
     rootfs.switch(sc, spec, a.no_pivot)
     if proc.terminal:
@@ -97,7 +99,7 @@ def run(a: InitArgs) -> None:
 
     if hooks.start_container:
         hookrun.run("startContainer", hooks.start_container,
-                    hookrun.state_dict(a.container_id, "running", os.getpid(), spec.bundle, spec.annotations))
+                    hookrun.state_dict(a.container_id, "created", host_pid, spec.bundle, spec.annotations))
     procattrs.apply_before_exec(spec, proc)
     signals.reset_for_exec()
     if a.seccomp is not None and proc.no_new_privileges:

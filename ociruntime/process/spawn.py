@@ -32,7 +32,13 @@ def _child_main(ch: Channel, role: str, body) -> None:
                 import traceback
 
                 ch.send(protocol.LOG, level="debug", msg=f"{role}: " + traceback.format_exc())
-            ch.send(protocol.ERROR, msg=msg, errno=getattr(e, "errno", 0) or 0)
+            if ch.wfd >= 0:
+                ch.send(protocol.ERROR, msg=msg, errno=getattr(e, "errno", 0) or 0,
+                        hook=type(e).__name__ == "HookError")
+            else:
+                # After `ready` the runtime is gone (e.g. a startContainer hook failed after
+                # `start`): the container's stderr is the only place left to say why.
+                os.write(2, f"pyoci: {msg}\n".encode())
         except BaseException:  # noqa: BLE001
             pass
     finally:
@@ -49,8 +55,22 @@ def stage1(ch: Channel, spec, manager, init_args) -> None:
     if manager is not None:
         # Joining before unsharing the cgroup namespace makes the container's cgroup its root.
         manager.add(os.getpid())
-    namespaces.join(sc, spec.linux.namespaces)
-    sc.unshare(namespaces.new_flags(spec.linux.namespaces))
+    lx = spec.linux
+    # runc's nsexec order: join every namespace given by path (user first), then create the
+    # user namespace, then the others, which it then owns.
+    namespaces.join(sc, lx.namespaces)
+    userns = lx.namespace("user")
+    if userns is not None:
+        if not userns.path:
+            sc.unshare(C.CLONE_NEWUSER)
+            ch.send(protocol.IDMAP_PLEASE)
+            ch.expect(protocol.IDMAP_DONE)
+        # Become root of the user namespace (uid/gid 0 must be mapped).
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    sc.unshare(namespaces.new_flags(lx.namespaces, exclude=("user",)))
+    if lx.time_offsets and lx.namespace("time") and not lx.namespace("time").path:
+        namespaces.write_time_offsets(lx.time_offsets)
     pid = os.fork()
     if pid == 0:
         _child_main(ch, "init", lambda: init.run(init_args))
@@ -78,28 +98,44 @@ def spawn(spec, container_id: str, manager, init_kw: dict, on_pid, on_hooks,
         ch.child_side()
         _child_main(ch, "stage1", lambda: stage1(ch, spec, manager, args))
     ch.parent_side()
+    pid = 0
     try:
-        msg = ch.expect(protocol.PID, on_log=log.emit)
-        pid = int(msg["pid"])
+        while True:
+            msg = ch.recv()
+            if msg is None:
+                raise InitError("container init exited during setup")
+            t = msg.get("type")
+            if t == protocol.LOG:
+                log.emit(msg.get("level", "info"), msg.get("msg", ""))
+            elif t == protocol.ERROR:
+                err = InitError(msg.get("msg", "unknown error"), msg.get("errno", 0))
+                err.hook = bool(msg.get("hook"))
+                raise err
+            elif t == protocol.IDMAP_PLEASE:
+                from .. import namespaces
+
+                namespaces.write_id_maps(p1, spec.linux.uid_mappings, spec.linux.gid_mappings)
+                ch.send(protocol.IDMAP_DONE)
+            elif t == protocol.PID:
+                pid = int(msg["pid"])
+                _reap(p1)
+                on_pid(pid)
+            elif t == protocol.HOOKS_PLEASE:
+                on_hooks(pid)
+                ch.send(protocol.HOOKS_DONE)
+            elif t == protocol.READY:
+                break
+            else:
+                raise InitError(f"protocol error: unexpected {t!r}")
+    except BaseException:
+        # Stage 1 may be blocked waiting for our answer: it must not outlive the failure.
+        try:
+            os.kill(p1, 9)
+        except ProcessLookupError:
+            pass
+        raise
     finally:
         _reap(p1)
-    on_pid(pid)
-    while True:
-        msg = ch.recv()
-        if msg is None:
-            raise InitError("container init exited during setup")
-        t = msg.get("type")
-        if t == protocol.LOG:
-            log.emit(msg.get("level", "info"), msg.get("msg", ""))
-        elif t == protocol.ERROR:
-            raise InitError(msg.get("msg", "unknown error"), msg.get("errno", 0))
-        elif t == protocol.HOOKS_PLEASE:
-            on_hooks(pid)
-            ch.send(protocol.HOOKS_DONE)
-        elif t == protocol.READY:
-            break
-        else:
-            raise InitError(f"protocol error: unexpected {t!r}")
     ch.close()
     return pid
 

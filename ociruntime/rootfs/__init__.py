@@ -30,7 +30,13 @@ def prepare(sc, spec, cgroup_desc: dict | None = None) -> None:
     # would otherwise leak proc/sys/dev mounts onto it).
     sc.mount(None, "/", None, C.MS_REC | C.MS_PRIVATE, None)
     # pivot_root needs the new root to be a mount point.
-    sc.mount(rootfs, rootfs, None, C.MS_BIND | C.MS_REC, None)
+    try:
+        sc.mount(rootfs, rootfs, None, C.MS_BIND | C.MS_REC, None)
+    except PermissionError as e:
+        if spec.linux.namespace("user") is None:
+            raise
+        raise SetupError(f"bind-mounting the rootfs {rootfs}: {os.strerror(e.errno).lower()} (in a user "
+                         "namespace every directory on the way must be searchable by the mapped root)") from e
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for i, m in enumerate(spec.mounts):
@@ -44,7 +50,7 @@ def prepare(sc, spec, cgroup_desc: dict | None = None) -> None:
         try:
             old = os.umask(0)
             try:
-                devices.create(sc, root_fd, spec.linux.devices)
+                devices.create(sc, root_fd, spec.linux.devices, userns=spec.linux.namespace("user") is not None)
             finally:
                 os.umask(old)
         except OSError as e:
@@ -57,8 +63,6 @@ def mount_cgroup(sc, root_fd: int, m, desc: dict | None, cgroupns: bool) -> None
     """Populate a `cgroup` mount with the steps cgroups.container_mounts() plans."""
     from .. import cgroups
 
-    if not hasattr(cgroups, "container_mounts"):  # TEMPORARY while cgroups lands
-        return
     base_fd = safepath.mount_target(sc, root_fd, m.destination, want_dir=True)
     os.close(base_fd)
     plan = mounts.parse_options(m.options)
@@ -86,7 +90,10 @@ def mount_cgroup(sc, root_fd: int, m, desc: dict | None, cgroupns: bool) -> None
             flags = (plan.flags & (C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC | C.MS_RELATIME))
             if op == "bind":
                 sc.mount(step["source"], target, None, C.MS_BIND | C.MS_REC, None)
-                sc.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | C.MS_REC | flags | ro, None)
+                # The fd names the directory under the new mount: reopen to reach the mount.
+                os.close(fd)
+                fd = safepath.open_in_root(sc, root_fd, rel)
+                sc.mount(None, safepath.fd_path(fd), None, C.MS_BIND | C.MS_REMOUNT | flags | ro, None)
             else:
                 # tmpfs holding the hierarchies stays writable until they are mounted on it.
                 fl = flags | (ro if step["fstype"] != "tmpfs" else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
+from ..syscalls import consts as C
 from . import safepath
 
 # (name, major, minor): runc's AllowedDevices that are created as nodes.
@@ -31,7 +32,22 @@ def _mknod(dev_fd: int, name: str, kind: int, perm: int, major: int, minor: int,
         os.close(fd)
 
 
-def create(sc, root_fd: int, devices) -> None:
+def _bind_from_host(sc, dev_fd: int, name: str, host_path: str) -> None:
+    """In a user namespace mknod is not allowed: bind the host's node instead (as runc does)."""
+    try:
+        os.unlink(name, dir_fd=dev_fd)
+    except FileNotFoundError:
+        pass
+    fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o000, dir_fd=dev_fd)
+    os.close(fd)
+    target = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
+    try:
+        sc.mount(host_path, safepath.fd_path(target), None, C.MS_BIND, None)
+    finally:
+        os.close(target)
+
+
+def create(sc, root_fd: int, devices, userns: bool = False) -> None:
     """Create the default devices, then linux.devices (which may override them), and the links."""
     dev_fd = safepath.mkdir_all(sc, root_fd, "/dev")
     try:
@@ -40,7 +56,10 @@ def create(sc, root_fd: int, devices) -> None:
         os.close(dev_fd)
     try:
         for name, major, minor in DEFAULT:
-            _mknod(dfd, name, stat.S_IFCHR, 0o666, major, minor, 0, 0)
+            if userns:
+                _bind_from_host(sc, dfd, name, "/dev/" + name)
+            else:
+                _mknod(dfd, name, stat.S_IFCHR, 0o666, major, minor, 0, 0)
         for d in devices:
             rel = d.path[len("/dev/"):]
             if "/" in rel:
@@ -51,7 +70,10 @@ def create(sc, root_fd: int, devices) -> None:
                 parent = os.dup(dfd)
             try:
                 perm = 0o666 if d.file_mode is None else d.file_mode & 0o7777
-                _mknod(parent, rel.rpartition("/")[2], _TYPES[d.type], perm, d.major, d.minor, d.uid, d.gid)
+                if userns:
+                    _bind_from_host(sc, parent, rel.rpartition("/")[2], d.path)
+                else:
+                    _mknod(parent, rel.rpartition("/")[2], _TYPES[d.type], perm, d.major, d.minor, d.uid, d.gid)
             finally:
                 os.close(parent)
         for name, target in LINKS + (("ptmx", "pts/ptmx"),):
