@@ -137,7 +137,11 @@ COMMANDS: dict[str, Cmd] = {c.name: c for c in (
     Cmd("features", "features:features", (), (), "show the enabled features"),
     Cmd("spec", "spec:spec", (),
         (_BUNDLE, Opt("rootless", FLAG, "generate a configuration for a rootless container")),
-        "create a new specification file"),
+        "create a new specification file",
+        "The spec command creates a starter specification file named \"config.json\" in the bundle, the same "
+        "as `runc spec` writes: edit it before use (process.args is \"sh\"). It refuses to overwrite an "
+        "existing one. --rootless maps the current user to root in a new user namespace, drops the "
+        "network namespace and cgroup resources, and bind-mounts /sys."),
     Cmd("checkpoint", "unsupported:unsupported", ("?container-id",), (), "checkpoint a running container"),
     Cmd("restore", "unsupported:unsupported", ("?container-id",), (), "restore a container from a previous checkpoint"),
 )}

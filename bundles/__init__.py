@@ -1,0 +1,1 @@
+"""Bundle builders for tests, benchmarks and the README (not part of the installed runtime)."""
