@@ -74,6 +74,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
     manager = None
     console_fd = -1
     fifo_fd = -1
+    idmapped: dict[int, int] = {}
     try:
         with open(cdir.file("config.json"), "wb") as f:
             f.write(jsonio.dumps(spec.raw).encode())
@@ -89,6 +90,11 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
             from . import console
 
             console_fd = console.connect(console_socket)
+        if any(m.uid_mappings or m.gid_mappings or "idmap" in m.options or "ridmap" in m.options
+               for m in spec.mounts):
+            from .rootfs import idmap
+
+            idmapped = idmap.prepare(spec)
 
         def on_pid(pid: int) -> None:
             state.pid, state.pid_start = pid, proc_start_time(pid) or 0
@@ -107,7 +113,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
 
         spawn.spawn(spec, container_id, manager,
                     dict(fifo_fd=fifo_fd, console_fd=console_fd, cgroup=state.cgroup, no_pivot=no_pivot,
-                         preserve_fds=preserve_fds, seccomp=seccomp),
+                         preserve_fds=preserve_fds, seccomp=seccomp, idmapped=idmapped),
                     on_pid, on_hooks, child_close=(cdir._lock_fd,))
         state.phase, state.creator = "created", []
         cdir.write(state)
@@ -124,7 +130,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
             raise SetupError(oserror_text(e)) from e
         raise
     finally:
-        for fd in (fifo_fd, console_fd):
+        for fd in (fifo_fd, console_fd, *idmapped.values()):
             if fd >= 0:
                 os.close(fd)
     return Created(cdir, state, spec, manager)

@@ -117,7 +117,6 @@ _UNSUPPORTED = (
     ("process.scheduler", lambda s: s.process.scheduler is not None),
     ("process.ioPriority", lambda s: s.process.io_priority is not None),
     ("process.execCPUAffinity", lambda s: s.process.exec_cpu_affinity is not None),
-    ("mounts[].uidMappings", lambda s: any(m.uid_mappings or m.gid_mappings for m in s.mounts)),
 )
 
 

@@ -24,7 +24,7 @@ class InitArgs:
     """What init needs from the runtime; inherited across fork, never serialised."""
 
     __slots__ = ("spec", "channel", "fifo_fd", "console_fd", "cgroup", "no_pivot", "preserve_fds",
-                 "seccomp", "container_id", "sc")
+                 "seccomp", "container_id", "sc", "idmapped")
 
     def __init__(self, **kw: object) -> None:
         for k in self.__slots__:
@@ -51,7 +51,7 @@ def run(a: InitArgs) -> None:
     if spec.hooks.start_container or log_debug():
         import subprocess  # noqa: F401  (startContainer hooks run after pivot_root)
         import traceback  # noqa: F401
-    rootfs.prepare(sc, spec, a.cgroup)
+    rootfs.prepare(sc, spec, a.cgroup, a.idmapped)
     if spec.linux.namespace("network") and not spec.linux.namespace("network").path:
         network.bring_up_loopback()
 

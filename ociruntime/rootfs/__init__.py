@@ -24,7 +24,7 @@ def _fail(what: str, e: OSError) -> SetupError:
     return SetupError(f"{what}: {reason.lower()}")
 
 
-def prepare(sc, spec, cgroup_desc: dict | None = None) -> None:
+def prepare(sc, spec, cgroup_desc: dict | None = None, idmapped: dict | None = None) -> None:
     rootfs = spec.root.path
     # Before anything else: nothing we mount may propagate back to the host (a shared "/"
     # would otherwise leak proc/sys/dev mounts onto it).
@@ -44,7 +44,7 @@ def prepare(sc, spec, cgroup_desc: dict | None = None) -> None:
                 if m.type == "cgroup":
                     mount_cgroup(sc, root_fd, m, cgroup_desc, spec.linux.namespace("cgroup") is not None)
                 else:
-                    mounts.mount_one(sc, root_fd, m, spec.bundle, i)
+                    mounts.mount_one(sc, root_fd, m, spec.bundle, i, (idmapped or {}).get(i))
             except OSError as e:
                 raise _fail(f"mounting {m.source or m.type!r} to rootfs at {m.destination!r} (mounts[{i}])", e) from e
         try:
@@ -124,6 +124,10 @@ def switch(sc, spec, no_pivot: bool) -> None:
 def finalize(sc, spec) -> None:
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        prop = spec.linux.rootfs_propagation
+        if prop:
+            sc.mount(None, "/", None, _ROOT_PROPAGATION[prop], None)
+        mounts.apply_propagation(sc, root_fd, spec.mounts)
         paths.readonly(sc, root_fd, spec.linux.readonly_paths)
         paths.mask(sc, root_fd, spec.linux.masked_paths)
     except OSError as e:
@@ -135,6 +139,3 @@ def finalize(sc, spec) -> None:
             paths.readonly_root(sc)
         except OSError as e:
             raise _fail("remounting / read-only", e) from e
-    prop = spec.linux.rootfs_propagation
-    if prop:
-        sc.mount(None, "/", None, _ROOT_PROPAGATION[prop], None)

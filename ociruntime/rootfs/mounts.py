@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ..errors import ConfigError, Unsupported
+from ..errors import ConfigError
 from ..syscalls import consts as C
 from . import safepath
 
@@ -44,15 +44,17 @@ RECURSIVE = {
     "rstrictatime": (C.MOUNT_ATTR_STRICTATIME, C.MOUNT_ATTR__ATIME), "rnostrictatime": (0, C.MOUNT_ATTR__ATIME),
     "rnosymfollow": (C.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, C.MOUNT_ATTR_NOSYMFOLLOW),
 }
-NOT_YET = ("tmpcopyup", "idmap", "ridmap")
+# Handled by mount_one itself rather than as mount(2) flags or data.
+EXTENSIONS = ("tmpcopyup", "idmap", "ridmap")
 
 
 class Plan:
     """What one config mount asks of the kernel."""
 
-    __slots__ = ("flags", "propagation", "data", "rec_set", "rec_clr")
+    __slots__ = ("flags", "propagation", "data", "rec_set", "rec_clr", "extensions")
 
     def __init__(self) -> None:
+        self.extensions: set[str] = set()
         self.flags = 0
         self.propagation: list[int] = []
         self.data: list[str] = []
@@ -75,8 +77,8 @@ def parse_options(options: tuple[str, ...], where: str = "mounts[].options") -> 
         elif o in RECURSIVE:
             s, c = RECURSIVE[o]
             p.rec_set, p.rec_clr = (p.rec_set | s) & ~c, (p.rec_clr | c) & ~s
-        elif o in NOT_YET:
-            raise Unsupported(f"config.json: {where}: option {o!r} is not supported by pyoci yet")
+        elif o in EXTENSIONS:
+            p.extensions.add(o)
         else:
             p.data.append(o)
     return p
@@ -89,46 +91,111 @@ def _source_is_dir(source: str) -> bool:
         return True
 
 
-def mount_one(sc, root_fd: int, m, bundle: str, index: int) -> None:
-    """Perform config mount `m` (before pivot_root; the destination resolved inside the rootfs)."""
+def mount_one(sc, root_fd: int, m, bundle: str, index: int, idmapped_fd: int | None = None) -> None:
+    """Perform config mount `m` (before pivot_root; the destination resolved inside the rootfs).
+    idmapped_fd: a detached, already idmapped copy of the source (see idmap.py) to move in place."""
     plan = parse_options(m.options, f"mounts[{index}].options")
     fstype = m.type or ("bind" if plan.is_bind else "")
     if fstype == "bind":
         plan.flags |= C.MS_BIND
-    source = m.source
-    if plan.is_bind:
-        if not os.path.isabs(source):
-            source = os.path.join(bundle, source)  # runc: relative bind sources are bundle-relative
-        if not os.path.exists(source):
-            raise ConfigError(f"config.json: mounts[{index}].source: {source}: no such file or directory")
+    source = bind_source(m, bundle, index) if plan.is_bind else m.source
     if fstype == "cgroup":
         raise AssertionError("cgroup mounts are performed by rootfs.mount_cgroup")
     target_fd = safepath.mount_target(sc, root_fd, m.destination, want_dir=not plan.is_bind or _source_is_dir(source))
+    below_fd = -1
     try:
         target = safepath.fd_path(target_fd)
         data = ",".join(plan.data) or None
-        if plan.is_bind:
+        if idmapped_fd is not None:
+            # move_mount does not follow /proc/self/fd magic links: name the target by its fd.
+            sc.move_mount(idmapped_fd, "", target_fd, "", C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH)
+            target_fd = _reopen(sc, root_fd, m.destination, target_fd)
+            extra = plan.flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
+            if extra:
+                target = safepath.fd_path(target_fd)
+                sc.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | extra | _locked_flags(target), None)
+        elif plan.is_bind:
             sc.mount(source, target, None, plan.flags & (C.MS_BIND | C.MS_REC), None)
             # A bind mount ignores other flags: they take effect only through a remount.
             extra = plan.flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
             if extra:
-                # Reopen: the fd still names the directory *under* the new mount.
-                os.close(target_fd)
-                target_fd = safepath.open_in_root(sc, root_fd, m.destination)
+                target_fd = _reopen(sc, root_fd, m.destination, target_fd)
                 target = safepath.fd_path(target_fd)
                 sc.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | extra | _locked_flags(target), None)
         else:
-            _mount_fs(sc, m.source or fstype, target, fstype, plan.flags, data, m.destination, root_fd)
-        if plan.propagation or plan.rec_set or plan.rec_clr:
-            os.close(target_fd)
-            target_fd = safepath.open_in_root(sc, root_fd, m.destination)
-            target = safepath.fd_path(target_fd)
-            for prop in plan.propagation:
-                sc.mount(None, target, None, prop, None)
-            if plan.rec_set or plan.rec_clr:
-                sc.mount_setattr(target_fd, "", C.AT_EMPTY_PATH | C.AT_RECURSIVE, plan.rec_set, plan.rec_clr)
+            if "tmpcopyup" in plan.extensions and fstype == "tmpfs":
+                # Keep a handle on what the tmpfs is about to cover, to copy it up afterwards.
+                below_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            _mount_fs(sc, m.source or fstype, target, fstype, plan.flags & ~C.MS_RDONLY if below_fd >= 0 else plan.flags,
+                      data, m.destination, root_fd)
+            if below_fd >= 0:
+                target_fd = _reopen(sc, root_fd, m.destination, target_fd)
+                top = os.open(safepath.fd_path(target_fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    copy_tree(below_fd, top)
+                finally:
+                    os.close(top)
+                if plan.flags & C.MS_RDONLY:
+                    sc.mount(None, safepath.fd_path(target_fd), None, C.MS_REMOUNT | plan.flags, data)
+        if plan.rec_set or plan.rec_clr:
+            target_fd = _reopen(sc, root_fd, m.destination, target_fd)
+            sc.mount_setattr(target_fd, "", C.AT_EMPTY_PATH | C.AT_RECURSIVE, plan.rec_set, plan.rec_clr)
     finally:
         os.close(target_fd)
+        if below_fd >= 0:
+            os.close(below_fd)
+
+
+def bind_source(m, bundle: str, index: int) -> str:
+    source = m.source
+    if not os.path.isabs(source):
+        source = os.path.join(bundle, source)  # runc: relative bind sources are bundle-relative
+    if not os.path.exists(source):
+        raise ConfigError(f"config.json: mounts[{index}].source: {source}: no such file or directory")
+    return source
+
+
+def _reopen(sc, root_fd: int, destination: str, old_fd: int) -> int:
+    """An O_PATH fd names the directory it was opened on: after mounting over it, reopen the
+    path to reach the new mount."""
+    os.close(old_fd)
+    return safepath.open_in_root(sc, root_fd, destination)
+
+
+def copy_tree(src_dir: int, dst_dir: int) -> None:
+    """tmpcopyup: copy what the tmpfs covers (files, dirs, symlinks; owners and modes) into it."""
+    for entry in os.scandir(src_dir):
+        st = entry.stat(follow_symlinks=False)
+        name = entry.name
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(name, 0o700, dir_fd=dst_dir)
+            s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_dir)
+            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst_dir)
+            try:
+                copy_tree(s, d)
+            finally:
+                os.close(s)
+                os.close(d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=src_dir), name, dir_fd=dst_dir)
+        elif stat.S_ISREG(st.st_mode):
+            s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_dir)
+            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                        dir_fd=dst_dir)
+            try:
+                while os.sendfile(d, s, None, 1 << 20):
+                    pass
+            finally:
+                os.close(s)
+                os.close(d)
+        else:
+            continue  # devices, fifos and sockets are not copied up (runc copies only these three)
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_dir, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode):
+            os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dst_dir)
+    top = os.fstat(src_dir)
+    os.fchown(dst_dir, top.st_uid, top.st_gid)
+    os.fchmod(dst_dir, stat.S_IMODE(top.st_mode))
 
 
 def _mount_fs(sc, source: str, target: str, fstype: str, flags: int, data: str | None,
@@ -154,3 +221,18 @@ def _locked_flags(path: str) -> int:
             out |= flag
     # ro is ours to decide, not the source's
     return out & ~C.MS_RDONLY
+
+
+def apply_propagation(sc, root_fd: int, mounts) -> None:
+    """After pivot_root: the propagation options of each mount (pivot_root's clean-up of the old
+    root turns the whole tree slave, so setting them earlier would not stick)."""
+    for i, m in enumerate(mounts):
+        plan = parse_options(m.options, f"mounts[{i}].options")
+        if not plan.propagation:
+            continue
+        fd = safepath.open_in_root(sc, root_fd, m.destination)
+        try:
+            for prop in plan.propagation:
+                sc.mount(None, safepath.fd_path(fd), None, prop, None)
+        finally:
+            os.close(fd)

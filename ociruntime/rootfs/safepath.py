@@ -24,24 +24,37 @@ def fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
-def mkdir_all(sc, root_fd: int, path: str, mode: int = 0o755) -> int:
-    """Create `path` (a directory) inside the root and return an O_PATH fd to it."""
+def mkdir_all(sc, root_fd: int, path: str, mode: int = 0o755, _links: int = 0) -> int:
+    """Create `path` (a directory) inside the root and return an O_PATH fd to it.
+
+    Like runc's securejoin.MkdirAll: a dangling symlink on the way is followed, inside the root,
+    and its target created there; nothing is ever created outside the rootfs."""
+    if _links > 40:
+        raise OSError(40, f"too many levels of symbolic links creating {path}", path)
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    for part in parts:
-        done.append(part)
-        sub = "/".join(done)
+    for n, part in enumerate(parts):
+        prefix = "/".join(parts[:n + 1])
         try:
-            fd = open_in_root(sc, root_fd, sub)
-            os.close(fd)
+            os.close(open_in_root(sc, root_fd, prefix))
+            continue
         except FileNotFoundError:
-            parent = open_in_root(sc, root_fd, "/".join(done[:-1]), O_PATH | os.O_DIRECTORY)
+            pass
+        parent = open_in_root(sc, root_fd, "/".join(parts[:n]), os.O_RDONLY | os.O_DIRECTORY)
+        try:
             try:
-                os.mkdir(part, mode, dir_fd=_reopen_dir(parent))
+                target = os.readlink(part, dir_fd=parent)
+            except OSError:
+                target = None
+            if target is not None:
+                rest = "/".join(parts[n + 1:])
+                base = target if target.startswith("/") else "/".join(parts[:n]) + "/" + target
+                return mkdir_all(sc, root_fd, base + "/" + rest, mode, _links + 1)
+            try:
+                os.mkdir(part, mode, dir_fd=parent)
             except FileExistsError:
                 pass
-            finally:
-                os.close(parent)
+        finally:
+            os.close(parent)
     return open_in_root(sc, root_fd, path, O_PATH | os.O_DIRECTORY)
 
 
