@@ -108,7 +108,6 @@ def _check_mounts(spec: Spec) -> None:
 # Fields of config.json pyoci does not apply yet. Saying so at create is the contract:
 # a container must never silently run without something its config asked for.
 _UNSUPPORTED = (
-    ("linux.seccomp", lambda s: s.linux.seccomp is not None),
     ("linux.netDevices", lambda s: bool(s.linux.net_devices)),
     ("linux.intelRdt", lambda s: s.linux.intel_rdt is not None),
     ("linux.personality", lambda s: s.linux.personality is not None),

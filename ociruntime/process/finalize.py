@@ -50,13 +50,17 @@ def mark_cloexec_from(first: int, sc) -> None:
                     pass
 
 
-def become_user(sc, proc, seccomp) -> None:
-    """Bounding set, user, cwd, then the capability sets: runc's finalizeNamespace order."""
+def become_user(sc, proc, seccomp=None, on_listener=None) -> None:
+    """Bounding set, user, cwd, the capability sets, no_new_privs, and seccomp: runc's order.
+
+    Without noNewPrivileges, loading a filter needs CAP_SYS_ADMIN, so it happens first; with it,
+    as late as we can while the runtime still listens (a SCMP_ACT_NOTIFY listener fd must be
+    handed over): right after no_new_privs. on_listener(fd) does that hand-over.
+    """
     caps = capabilities
     c = proc.capabilities
     if seccomp is not None and not proc.no_new_privileges:
-        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping.
-        seccomp.load()
+        load_seccomp(seccomp, on_listener)
     # First try cwd as root: a directory the runtime can reach but the user cannot still works.
     cwd_done = chdir(proc.cwd, create=True)
     if c is not None:
@@ -73,6 +77,18 @@ def become_user(sc, proc, seccomp) -> None:
         caps.apply_sets(sc, 0, 0, 0, 0)
     if proc.no_new_privileges:
         sc.prctl(C.PR_SET_NO_NEW_PRIVS, 1)
+        if seccomp is not None:
+            load_seccomp(seccomp, on_listener)
+
+
+def load_seccomp(seccomp, on_listener) -> None:
+    fd = seccomp.load()
+    if fd is not None:
+        if on_listener is None:
+            raise OSError(22, "seccomp: SCMP_ACT_NOTIFY needs a listener, and nobody is listening")
+        on_listener(fd)
+        # The container must not hold its own notify fd: it could answer its own notifications.
+        os.close(fd)
 
 
 def chdir(cwd: str, create: bool) -> bool:

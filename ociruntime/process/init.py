@@ -91,7 +91,11 @@ def run(a: InitArgs) -> None:
         except OSError:
             pass
 
-    finalize.become_user(sc, proc, a.seccomp)
+    def hand_over_listener(fd: int) -> None:
+        ch.send(protocol.SECCOMP_FD, fd=fd)
+        ch.expect(protocol.SECCOMP_DONE)
+
+    finalize.become_user(sc, proc, a.seccomp, hand_over_listener)
 
     ch.send(protocol.READY)
     ch.close()
@@ -102,8 +106,6 @@ def run(a: InitArgs) -> None:
                     hookrun.state_dict(a.container_id, "created", host_pid, spec.bundle, spec.annotations))
     procattrs.apply_before_exec(spec, proc)
     signals.reset_for_exec()
-    if a.seccomp is not None and proc.no_new_privileges:
-        a.seccomp.load()
     os.execve(path, list(proc.args), dict(e.split("=", 1) for e in env))
 
 

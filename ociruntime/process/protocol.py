@@ -15,7 +15,9 @@ reap P1                        ◄── pid{pid} ── _exit(0)
 prestart, createRuntime hooks  ◄────────────────────────────────────────────
                                ── hooks-done ───────────────────────────────► createContainer hooks; pivot_root;
                                                                              masks; hostname; console; rlimits;
-                                                                             resolve args[0]; user; caps
+                                                                             resolve args[0]; user; caps;
+                               ◄── seccomp-fd{fd} ─────────────────────────── [seccomp NOTIFY] load filter
+pidfd_getfd; send to listenerPath ── seccomp-done ─────────────────────────► close the listener fd
 state.json, --pid-file         ◄── ready ──────────────────────────────────── close channel; block on exec.fifo
 exit 0
 pyoci start: open exec.fifo O_WRONLY|O_NONBLOCK (ENXIO: init died); write; unlink
@@ -31,6 +33,8 @@ IDMAP_DONE = "idmap-done"
 PID = "pid"
 HOOKS_PLEASE = "hooks-please"
 HOOKS_DONE = "hooks-done"
+SECCOMP_FD = "seccomp-fd"
+SECCOMP_DONE = "seccomp-done"
 READY = "ready"
 ERROR = "error"
 LOG = "log"

@@ -78,11 +78,12 @@ def stage1(ch: Channel, spec, manager, init_args) -> None:
 
 
 def spawn(spec, container_id: str, manager, init_kw: dict, on_pid, on_hooks,
-          child_close: tuple[int, ...] = ()) -> int:
+          child_close: tuple[int, ...] = (), on_seccomp_fd=None) -> int:
     """Start stage 1 and init; return init's host pid once init reports `ready`.
 
     on_pid(pid) is called as soon as init exists (so the state file can record it before
-    anything else can fail); on_hooks() runs prestart/createRuntime hooks when init asks.
+    anything else can fail); on_hooks() runs prestart/createRuntime hooks when init asks;
+    on_seccomp_fd(pid, fd) forwards init's seccomp notify fd (its number in init) to the listener.
     child_close: the runtime's fds the children must not keep (the state dir lock: a flock
     held by a long-lived init would block every later command on this container).
     """
@@ -120,6 +121,9 @@ def spawn(spec, container_id: str, manager, init_kw: dict, on_pid, on_hooks,
                 pid = int(msg["pid"])
                 _reap(p1)
                 on_pid(pid)
+            elif t == protocol.SECCOMP_FD:
+                on_seccomp_fd(pid, int(msg["fd"]))
+                ch.send(protocol.SECCOMP_DONE)
             elif t == protocol.HOOKS_PLEASE:
                 on_hooks(pid)
                 ch.send(protocol.HOOKS_DONE)
