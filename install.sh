@@ -22,7 +22,7 @@ fi
 [ -x "$VENV/bin/python3" ] || /usr/bin/python3 -m venv "$VENV"
 "$VENV/bin/python3" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 # compat editable mode: a plain path entry, no import hook on every start-up.
-"$VENV/bin/python3" -m pip install -q --disable-pip-version-check \
+PYTHONWARNINGS=ignore "$VENV/bin/python3" -m pip install -q --disable-pip-version-check \
     -e ".[test]" --config-settings editable_mode=compat
 # Byte-compile now: callers may run us with PYTHONDONTWRITEBYTECODE=1 (this machine's default),
 # and then every start-up would compile every module again (~1 ms each).
