@@ -172,9 +172,7 @@ def _destroy(cdir: ContainerDir, state: State, manager=None) -> None:
         manager = cgroups.reopen(state.cgroup)
     if manager is not None:
         try:
-            import signal
-
-            manager.kill(signal.SIGKILL)
+            manager.kill(9)   # SIGKILL
             if manager.is_frozen():
                 manager.thaw()   # frozen tasks die only once thawed
         except (OSError, PyociError):
@@ -312,7 +310,7 @@ def run(g: dict, container_id: str, bundle: str, console_socket: str | None = No
 
 def _wait_forwarding(pid: int) -> int:
     """Relay signals to init until it exits; return its status the way a shell reports it."""
-    import signal
+    from .process import signals
 
     def forward(sig: int, _frame: object) -> None:
         try:
@@ -320,13 +318,7 @@ def _wait_forwarding(pid: int) -> int:
         except ProcessLookupError:
             pass
 
-    skip = {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}
-    for sig in range(1, signal.NSIG):
-        if sig not in skip:
-            try:
-                signal.signal(sig, forward)
-            except (OSError, ValueError):
-                pass
+    signals.set_all(forward)
     code = None
     while code is None:
         try:
@@ -344,10 +336,5 @@ def _wait_forwarding(pid: int) -> int:
                 break
         except ChildProcessError:
             break
-    for sig in range(1, signal.NSIG):
-        if sig not in skip:
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
+    signals.set_all(signals.SIG_DFL)
     return 128 - code if code < 0 else code

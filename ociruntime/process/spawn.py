@@ -161,9 +161,9 @@ def kill_and_wait(pid: int, timeout: float = 5.0) -> None:
         return
     try:
         try:
-            import signal
+            import _signal
 
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            _signal.pidfd_send_signal(pidfd, 9)  # SIGKILL
         except ProcessLookupError:
             return
         select.select([pidfd], [], [], timeout)
