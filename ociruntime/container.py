@@ -45,7 +45,8 @@ class Created:
 
 
 def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
-           console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0) -> Created:
+           console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0,
+           no_new_keyring: bool = False) -> Created:
     """Everything but the user's process; init is left blocked on the exec fifo."""
     from .config import load_bundle
     from .log import rfc3339
@@ -128,7 +129,8 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
 
         spawn.spawn(spec, container_id, manager,
                     dict(fifo_fd=fifo_fd, console_fd=console_fd, cgroup=state.cgroup, no_pivot=no_pivot,
-                         preserve_fds=preserve_fds, seccomp=seccomp, idmapped=idmapped),
+                         preserve_fds=preserve_fds, seccomp=seccomp, idmapped=idmapped,
+                         no_new_keyring=no_new_keyring),
                     on_pid, on_hooks, child_close=(cdir._lock_fd,), on_seccomp_fd=on_seccomp_fd)
         state.phase, state.creator = "created", []
         cdir.write(state)
@@ -280,7 +282,7 @@ def delete(g: dict, container_id: str, force: bool = False) -> None:
 
 def run(g: dict, container_id: str, bundle: str, console_socket: str | None = None, detach: bool = False,
         keep: bool = False, pid_file: str | None = None, no_subreaper: bool = False, no_pivot: bool = False,
-        preserve_fds: int = 0) -> int:
+        preserve_fds: int = 0, no_new_keyring: bool = False) -> int:
     """create + start; in the foreground, forward signals, wait, and delete unless --keep."""
     from .process import execfifo
 
@@ -291,7 +293,7 @@ def run(g: dict, container_id: str, bundle: str, console_socket: str | None = No
         # init's parent (stage 1) exits right away: as subreaper we inherit init and can wait for it.
         subreaper(SYSCALLS)
     c = create(g, container_id, bundle, pid_file=pid_file, console_socket=console_socket,
-               no_pivot=no_pivot, preserve_fds=preserve_fds)
+               no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring)
     try:
         execfifo.release(c.cdir.fifo)
     except BaseException:

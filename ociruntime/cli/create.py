@@ -8,4 +8,4 @@ def create(g: dict, container_id: str, bundle: str, console_socket: str | None, 
     from ..container import create as do_create
 
     do_create(g, container_id, bundle, pid_file=pid_file, console_socket=console_socket,
-              no_pivot=no_pivot, preserve_fds=preserve_fds)
+              no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring)

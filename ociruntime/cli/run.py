@@ -8,4 +8,4 @@ def run(g: dict, container_id: str, bundle: str, console_socket: str | None, det
     from ..container import run as do_run
 
     return do_run(g, container_id, bundle, console_socket=console_socket, detach=detach, keep=keep,
-                  pid_file=pid_file, no_subreaper=no_subreaper, no_pivot=no_pivot, preserve_fds=preserve_fds)
+                  pid_file=pid_file, no_subreaper=no_subreaper, no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring)

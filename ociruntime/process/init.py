@@ -24,11 +24,29 @@ class InitArgs:
     """What init needs from the runtime; inherited across fork, never serialised."""
 
     __slots__ = ("spec", "channel", "fifo_fd", "console_fd", "cgroup", "no_pivot", "preserve_fds",
-                 "seccomp", "container_id", "sc", "idmapped")
+                 "seccomp", "container_id", "sc", "idmapped", "no_new_keyring")
 
     def __init__(self, **kw: object) -> None:
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
+
+
+def _new_session_keyring(sc, container_id: str) -> None:
+    """A session keyring of the container's own ("_ses.<id>", as runc names it), so the container
+    cannot reach the keys of whoever ran the runtime; --no-new-keyring keeps the caller's."""
+    try:
+        serial = sc.keyctl(C.KEYCTL_JOIN_SESSION_KEYRING, f"_ses.{container_id}".encode())
+    except OSError as e:
+        if e.errno in (38, 1, 13):   # ENOSYS, EPERM, EACCES: no keyrings here; runc carries on too
+            return
+        raise
+    # runc then makes the keyring searchable by its user: perm |= KEY_USR_SEARCH.
+    import ctypes
+
+    buf = ctypes.create_string_buffer(256)
+    n = sc.keyctl(C.KEYCTL_DESCRIBE, serial, buf, 256)
+    perm = int(buf.raw[:max(n - 1, 0)].split(b";")[3], 16)
+    sc.keyctl(C.KEYCTL_SETPERM, serial, perm | 0x080000)
 
 
 def log_debug() -> bool:
@@ -47,6 +65,8 @@ def run(a: InitArgs) -> None:
     # interpreter: make it unreachable to the container (CVE-2019-5736 class).
     sc.prctl(C.PR_SET_DUMPABLE, 0)
     os.setsid()
+    if not a.no_new_keyring:
+        _new_session_keyring(sc, a.container_id)
 
     if spec.hooks.start_container or log_debug():
         import subprocess  # noqa: F401  (startContainer hooks run after pivot_root)

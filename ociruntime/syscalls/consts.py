@@ -88,12 +88,48 @@ CLOSE_RANGE_CLOEXEC = 1 << 2
 
 # Syscall numbers for calls glibc 2.36 does not wrap. Calls added since Linux 5.1
 # share one number on every architecture; the older ones differ.
-_OLD = {"x86_64": (155, 125, 126), "aarch64": (41, 90, 91)}
 import os as _os
 
-SYS_PIVOT_ROOT, SYS_CAPGET, SYS_CAPSET = _OLD.get(_os.uname().machine, _OLD["x86_64"])
+_OLD = {"x86_64": (155, 125, 126, 250), "aarch64": (41, 90, 91, 219)}
+SYS_PIVOT_ROOT, SYS_CAPGET, SYS_CAPSET, SYS_KEYCTL = _OLD.get(_os.uname().machine, _OLD["x86_64"])
 SYS_OPEN_TREE = 428
 SYS_MOVE_MOUNT = 429
 SYS_CLOSE_RANGE = 436
 SYS_OPENAT2 = 437
 SYS_MOUNT_SETATTR = 442
+
+# Process attributes (procattrs.py). Numbers from before the unified table differ per arch:
+# sched_setattr, ioprio_set, set_mempolicy.
+_PROCATTR_NRS = {"x86_64": (314, 251, 238), "aarch64": (274, 30, 237)}
+SYS_SCHED_SETATTR, SYS_IOPRIO_SET, SYS_SET_MEMPOLICY = _PROCATTR_NRS.get(_os.uname().machine,
+                                                                          _PROCATTR_NRS["x86_64"])
+
+# sched_setattr(2): policies (SCHED_ISO, 4, is reserved and unimplemented) and sched_flags
+SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
+                  "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
+               "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10,
+               "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20, "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+
+# ioprio_set(2)
+IOPRIO_WHO_PROCESS = 1
+IOPRIO_CLASS_SHIFT = 13
+IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+
+# set_mempolicy(2), include/uapi/linux/mempolicy.h
+MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
+              "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14,
+              "MPOL_F_STATIC_NODES": 1 << 15}
+
+# personality(2)
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+PERSONALITY_QUERY = 0xFFFFFFFF
+
+# fstatfs(2) f_type
+PROC_SUPER_MAGIC = 0x9FA0
+
+# keyctl(2)
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_SETPERM = 5
+KEYCTL_DESCRIBE = 6

@@ -49,6 +49,14 @@ class _CapData(ctypes.Structure):
 _CAP_V3 = 0x20080522
 
 
+class _SchedAttr(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_uint32), ("sched_policy", ctypes.c_uint32), ("sched_flags", ctypes.c_uint64),
+                ("sched_nice", ctypes.c_int32), ("sched_priority", ctypes.c_uint32),
+                ("sched_runtime", ctypes.c_uint64), ("sched_deadline", ctypes.c_uint64),
+                ("sched_period", ctypes.c_uint64), ("sched_util_min", ctypes.c_uint32),
+                ("sched_util_max", ctypes.c_uint32)]
+
+
 class LinuxSyscalls:
     """The real kernel. Methods mirror the syscalls; arguments are Python types."""
 
@@ -101,6 +109,9 @@ class LinuxSyscalls:
             data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
         _check(_sys(C.SYS_CAPSET, ctypes.byref(hdr), data), "capset")
 
+    def keyctl(self, op: int, *args: object) -> int:
+        return _check(_sys(C.SYS_KEYCTL, op, *args), "keyctl")
+
     def openat2(self, dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
         how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
         return _check(_sys(C.SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how),
@@ -122,6 +133,39 @@ class LinuxSyscalls:
     def close_range(self, first: int, last: int, flags: int) -> None:
         _check(_sys(C.SYS_CLOSE_RANGE, first, last, flags),
                "close_range")
+
+    def sched_setattr(self, pid: int, policy: int, flags: int = 0, nice: int = 0, priority: int = 0,
+                      runtime: int = 0, deadline: int = 0, period: int = 0, util_min: int = 0,
+                      util_max: int = 0) -> None:
+        attr = _SchedAttr(ctypes.sizeof(_SchedAttr), policy, flags, nice, priority, runtime, deadline, period,
+                          util_min, util_max)
+        _check(_sys(C.SYS_SCHED_SETATTR, pid, ctypes.byref(attr), 0), "sched_setattr")
+
+    def ioprio_set(self, which: int, who: int, ioprio: int) -> None:
+        _check(_sys(C.SYS_IOPRIO_SET, which, who, ioprio), "ioprio_set")
+
+    def set_mempolicy(self, mode: int, nodes: tuple[int, ...] = ()) -> None:
+        """nodes are NUMA node numbers; an empty tuple passes a NULL mask (MPOL_DEFAULT, MPOL_LOCAL,
+        MPOL_PREFERRED for local allocation)."""
+        if not nodes:
+            _check(_sys(C.SYS_SET_MEMPOLICY, mode, None, 0), "set_mempolicy")
+            return
+        bits = 8 * ctypes.sizeof(ctypes.c_ulong)
+        words = (ctypes.c_ulong * (max(nodes) // bits + 1))()
+        for n in nodes:
+            words[n // bits] |= 1 << (n % bits)
+        # The kernel reads maxnode - 1 bits (mm/mempolicy.c get_nodes): pass one more than we fill.
+        _check(_sys(C.SYS_SET_MEMPOLICY, mode, words, len(words) * bits + 1), "set_mempolicy")
+
+    def personality(self, persona: int) -> int:
+        """Set the execution domain; returns the previous one (C.PERSONALITY_QUERY only reads it)."""
+        return _check(_libc.personality(ctypes.c_ulong(persona)), "personality")
+
+    def fstatfs_type(self, fd: int) -> int:
+        """f_type of the filesystem fd is on (e.g. C.PROC_SUPER_MAGIC)."""
+        buf = (ctypes.c_long * 16)()  # struct statfs is 120 bytes on 64-bit; f_type comes first
+        _check(_libc.fstatfs(fd, buf), "fstatfs")
+        return buf[0] & 0xFFFFFFFF
 
 
 SYSCALLS = LinuxSyscalls()

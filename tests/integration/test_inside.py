@@ -242,3 +242,16 @@ def test_preserve_fds(runtime, bundle):
     assert p.returncode == 0, p.stderr
     assert b"preserved!" in p.stdout
     assert sorted(int(x) for x in p.stdout.split()[1:]) == [0, 1, 2, 3, 4]
+
+
+def test_new_session_keyring_unless_asked_not_to(runtime, bundle):
+    def keyrings() -> str:
+        with open("/proc/keys") as f:
+            return f.read()
+    b = bundle(["sleep", "300"])
+    cid = runtime.new_id()
+    runtime("run", "-d", "-b", str(b), cid, check=True)
+    assert f"_ses.{cid}" in keyrings()
+    other = runtime.new_id()
+    runtime("run", "-d", "--no-new-keyring", "-b", str(b), other, check=True)
+    assert f"_ses.{other}" not in keyrings()
