@@ -56,6 +56,10 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
     from .state import check_id
 
     check_id(container_id)
+    if os.geteuid() != 0:
+        from .errors import Unsupported
+
+        raise Unsupported("rootless containers are not supported by pyoci yet: run it as root")
     spec = load_bundle(bundle)
     proc = spec.process
     if proc.terminal and not console_socket:

@@ -60,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
                 return parsed
         g, cmd, kw = parsed
         log.configure(g.get("log"), g["log_format"], bool(g.get("debug")))
+        rootless = str(g.get("rootless") or "auto").lower()
+        if rootless not in ("true", "false", "auto"):
+            raise UsageError(f"invalid --rootless value {g.get('rootless')!r} (true, false or auto)")
+        if rootless == "true":
+            from ..errors import Unsupported
+
+            raise Unsupported("--rootless=true: rootless containers are not supported by pyoci yet")
         if g.get("debug"):
             log.debug(f"pyoci {' '.join(argv)}")
         rc = _load_handler(cmd.handler)(g, **kw)
