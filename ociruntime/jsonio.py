@@ -11,46 +11,47 @@ from __future__ import annotations
 import _json
 
 
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 class _Context:
-    # The attributes _json.make_scanner reads from a JSONDecoder.
+    # The attributes _json.make_scanner reads from a JSONDecoder: the defaults of json.loads.
     strict = True
     object_hook = None
     object_pairs_hook = None
     parse_float = float
     parse_int = int
-    parse_constant = staticmethod(_no_constants)
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
     memo: dict = {}
 
 
 _scan = _json.make_scanner(_Context())
-_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ", False, False, False)
-_WS = " \t\n\r"
+_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+_WS = " \t\n\r"   # json.decoder.WHITESPACE
 
 
 def loads(data: bytes | str) -> object:
-    """json.loads for UTF-8 input; raises ValueError (json.JSONDecodeError) with line and column."""
-    s = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-    if s.startswith("\ufeff"):
-        s = s[1:]
-    i = len(s) - len(s.lstrip(_WS))
+    """Exactly json.loads(data): the C scanner on plain UTF-8 input, and the json module itself for
+    anything else (other encodings, a BOM, invalid input), which then decides and words the error."""
     try:
-        obj, end = _scan(s, i)
-    except StopIteration:
-        end = -1
-    else:
+        if type(data) is bytes:
+            # json.detect_encoding: a BOM or a NUL in the first bytes means another encoding.
+            if data[:1] in (b"\xef", b"\xfe", b"\xff") or b"\0" in data[:4]:
+                raise ValueError("not plain UTF-8")
+            s = data.decode("utf-8", "surrogatepass")
+        elif type(data) is str:
+            s = data
+        else:
+            raise TypeError("bytes or str")
+        obj, end = _scan(s, len(s) - len(s.lstrip(_WS)))
         if not s[end:].strip(_WS):
             return obj
-    import json  # only to produce the json module's own error message
+    except Exception:  # noqa: BLE001 - any doubt: json.loads decides
+        pass
+    import json
 
-    return json.loads(s)
+    return json.loads(data)
 
 
 def dumps(obj: object, indent: int | None = None) -> str:
-    """json.dumps(obj) (ASCII, no NaN); with indent, the layout of json.dumps(indent=...)."""
+    """json.dumps(obj); with indent, the layout of json.dumps(indent=...)."""
     if indent is None:
         return "".join(_encode(obj, 0))
     return _pretty(obj, indent, 0)

@@ -64,7 +64,7 @@ def check(spec, err) -> None:
                       "there is nowhere to move the devices to")
     inside: dict[str, str] = {}
     for host_name, dev in devs.items():
-        path = f"linux.netDevices[{host_name!r}]"
+        path = f'linux.netDevices["{host_name}"]'
         if not valid_name(host_name):
             raise err(path, f"{host_name!r} is not a valid network device name")
         if host_name == "lo":
@@ -75,7 +75,7 @@ def check(spec, err) -> None:
                       "or whitespace)")
         if new in inside:
             raise err(path + ".name", f"{new!r} is also the container name of "
-                      f"linux.netDevices[{inside[new]!r}]")
+                      f'linux.netDevices["{inside[new]}"]')
         inside[new] = host_name
         try:
             _socket.if_nametoindex(host_name)
@@ -92,6 +92,18 @@ class _Moved:
         self.host_name, self.name, self.addrs, self.was_up = host_name, name, addrs, was_up
 
 
+def _errors():
+    # pyroute2's NetlinkError is not an OSError; it carries the errno in .code.
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    return (OSError, NetlinkError)
+
+
+def _reason(e: Exception) -> str:
+    code = getattr(e, "code", None) or getattr(e, "errno", None)
+    return os.strerror(code).lower() if isinstance(code, int) and code > 0 else str(e)
+
+
 def move_devices(net_devices: dict, pid: int) -> None:
     """In the runtime, once init exists: move linux.netDevices into init's network namespace.
 
@@ -102,6 +114,7 @@ def move_devices(net_devices: dict, pid: int) -> None:
 
     from .errors import SetupError
 
+    errors = _errors()
     target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     moved: list[_Moved] = []
     try:
@@ -115,8 +128,8 @@ def move_devices(net_devices: dict, pid: int) -> None:
                 raise
     except SetupError:
         raise
-    except OSError as e:   # pyroute2's NetlinkError is an OSError
-        raise SetupError(f"linux.netDevices: {os.strerror(e.errno).lower() if e.errno else e}") from None
+    except errors as e:
+        raise SetupError(f"linux.netDevices: {_reason(e)}") from None
     finally:
         os.close(target)
 
@@ -141,7 +154,7 @@ def return_devices(net_devices: dict, pid: int) -> None:
                     addrs = [_addr_args(a) for a in inside.get_addr(index=idx[0]) if _keep(a)]
                     back.append(_Moved(host_name, new, addrs, True))
             _move_back(host, inside, back)
-    except OSError:
+    except _errors():
         pass
     finally:
         os.close(target)
@@ -150,24 +163,31 @@ def return_devices(net_devices: dict, pid: int) -> None:
 def _move_one(host, inside, target: int, host_name: str, new: str, moved: list) -> None:
     from .errors import SetupError
 
-    path = f"linux.netDevices[{host_name!r}]"
+    errors = _errors()
+    path = f'linux.netDevices["{host_name}"]'
     idx = host.link_lookup(ifname=host_name)
     if not idx:
         raise SetupError(f"{path}: no network device {host_name!r} in the runtime's network namespace")
     idx = idx[0]
+    # The kernel applies IFLA_IFNAME atomically with the move only when the old name is taken in
+    # the target; otherwise it moves the device first and renames it after, and a clash leaves it
+    # inside under its old name. Check the new name first, and undo a half-done move below.
+    if inside.link_lookup(ifname=new):
+        raise SetupError(f"{path}.name: a device named {new!r} already exists in the container's network "
+                         "namespace")
+    old_name_inside = bool(inside.link_lookup(ifname=host_name))
     was_up = bool(host.get_links(idx)[0]["flags"] & _IFF_UP)
     addrs = [_addr_args(a) for a in host.get_addr(index=idx) if _keep(a)]
     try:
         host.link("set", index=idx, state="down")
         host.link("set", index=idx, net_ns_fd=target, ifname=new)
-    except OSError as e:
-        if was_up:
+    except errors as e:
+        if not old_name_inside and inside.link_lookup(ifname=host_name):
+            moved.append(_Moved(host_name, host_name, addrs, was_up))    # moved, not renamed
+        elif was_up:
             _quiet(host.link, "set", index=idx, state="up")
-        if e.errno == 17:   # EEXIST
-            raise SetupError(f"{path}.name: a device named {new!r} already exists in the container's network "
-                             "namespace") from None
         raise SetupError(f"{path}: moving it into the container's network namespace as {new!r}: "
-                         f"{os.strerror(e.errno).lower()}") from None
+                         f"{_reason(e)}") from None
     moved.append(_Moved(host_name, new, addrs, was_up))
     try:
         nidx = inside.link_lookup(ifname=new)[0]
@@ -175,9 +195,9 @@ def _move_one(host, inside, target: int, host_name: str, new: str, moved: list) 
             inside.addr("add", index=nidx, **a)
         # The spec: the runtime MUST set the device up so the container can use it.
         inside.link("set", index=nidx, state="up")
-    except OSError as e:
+    except errors as e:
         raise SetupError(f"{path}: configuring {new!r} in the container's network namespace: "
-                         f"{os.strerror(e.errno).lower()}") from None
+                         f"{_reason(e)}") from None
 
 
 def _move_back(host, inside, moved: list) -> None:
@@ -204,10 +224,10 @@ def _quiet(fn, *args, **kw) -> bool:
     try:
         fn(*args, **kw)
         return True
-    except OSError as e:
+    except _errors() as e:
         from . import log
 
-        log.warning(f"netDevices rollback: {fn.__name__}{args}: {e}")
+        log.warning(f"netDevices: undoing a move: {fn.__name__} {kw}: {_reason(e)}")
         return False
 
 

@@ -240,7 +240,7 @@ def _check_scheduler(s: dict, err) -> None:
 
 
 def _check_sysctl(key: str, ns: dict, err) -> None:
-    path = f"linux.sysctl[{key!r}]"
+    path = f'linux.sysctl["{key}"]'
     try:
         where = sysctl_namespace(key)
     except ValueError as e:
@@ -331,7 +331,7 @@ def apply_sysctl(sysctl: dict | None) -> None:
                 finally:
                     os.close(fd)
             except OSError as e:
-                raise SetupError(f"linux.sysctl[{key!r}]: writing {value!r} to /proc/sys/{rel}: "
+                raise SetupError(f'linux.sysctl["{key}"]: writing {value!r} to /proc/sys/{rel}: '
                                  f"{os.strerror(e.errno).lower()}") from None
     finally:
         os.close(proc_fd)

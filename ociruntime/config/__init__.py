@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from .model import Spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .model import Spec
 
 
 def load_bundle(bundle: str) -> Spec:
@@ -28,17 +31,12 @@ def load_bundle(bundle: str) -> Spec:
 
 
 def load_document(data: bytes, bundle: str) -> Spec:
+    from . import schema
     from .load import build
     from .validate import check
 
-    try:
-        from . import schema
-    except ImportError:  # TEMPORARY while schema.py lands
-        import json
-        doc = json.loads(data)
-    else:
-        doc = schema.parse_json(data, "config.json")
-        schema.validate(doc, "config-schema.json", "config.json")
+    doc = schema.parse_json(data, "config.json")
+    schema.validate(doc, "config-schema.json", "config.json")
     spec = build(doc, bundle)
     check(spec)
     return spec

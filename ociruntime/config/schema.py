@@ -25,7 +25,6 @@ _TBITS = {dict: 1, list: 2, str: 4, int: 8, float: 16, bool: 32, type(None): 64}
 _NODES: tuple = ()
 _PATTERNS: tuple = ()
 _ROOTS: dict[str, int] = {}
-_scanner = None
 
 
 def spec_dir() -> str:
@@ -39,50 +38,12 @@ def spec_dir() -> str:
 
 def parse_json(data: bytes | str, what: str = "config.json") -> object:
     """json.loads(data), or ConfigError naming `what` with json's message (line and column)."""
-    try:
-        return _fast_loads(data)
-    except Exception:  # noqa: BLE001 - any doubt: json.loads below decides and words the error
-        pass
-    import json
+    from .. import jsonio
 
     try:
-        return json.loads(data)
+        return jsonio.loads(data)
     except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, int digit limit
         raise ConfigError(f"{what}: invalid JSON: {e}") from None
-
-
-class _Ctx:
-    """What json.decoder.JSONDecoder() hands _json.make_scanner: the defaults of json.loads."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
-
-
-def _fast_loads(data: bytes | str) -> object:
-    """json.loads for UTF-8 (or str) input; raises on anything json.loads would handle differently."""
-    global _scanner
-    if type(data) is bytes:
-        # json.detect_encoding: a BOM or a NUL in the first bytes means another encoding; leave those to json.
-        if data[:1] in (b"\xef", b"\xfe", b"\xff") or b"\0" in data[:4]:
-            raise ValueError("not plain UTF-8")
-        s = data.decode("utf-8", "surrogatepass")
-    elif type(data) is str:
-        s = data
-    else:
-        raise TypeError("bytes or str")
-    if _scanner is None:
-        import _json
-
-        _scanner = _json.make_scanner(_Ctx)
-    ws = " \t\n\r"  # json.decoder.WHITESPACE
-    obj, end = _scanner(s, len(s) - len(s.lstrip(ws)))
-    if s[end:].strip(ws):
-        raise ValueError("extra data")
-    return obj
 
 
 def validate(doc: object, schema: str = "config-schema.json", what: str = "config.json") -> None:

@@ -105,17 +105,18 @@ def _check_mounts(spec: Spec) -> None:
             raise _err(f"mounts[{i}].destination", "must not be empty")
 
 
+def _check_procattrs(spec: Spec) -> None:
+    # LSM labels, scheduler, ioPriority, execCPUAffinity, sysctl, memoryPolicy, personality,
+    # intelRdt, netDevices: the rules live next to the code that applies them.
+    from .. import network, procattrs
+
+    procattrs.check(spec, _err)
+    network.check(spec, _err)
+
+
 # Fields of config.json pyoci does not apply yet. Saying so at create is the contract:
 # a container must never silently run without something its config asked for.
 _UNSUPPORTED = (
-    ("linux.netDevices", lambda s: bool(s.linux.net_devices)),
-    ("linux.intelRdt", lambda s: s.linux.intel_rdt is not None),
-    ("linux.personality", lambda s: s.linux.personality is not None),
-    ("linux.memoryPolicy", lambda s: s.linux.memory_policy is not None),
-    ("linux.sysctl", lambda s: bool(s.linux.sysctl)),
-    ("process.scheduler", lambda s: s.process.scheduler is not None),
-    ("process.ioPriority", lambda s: s.process.io_priority is not None),
-    ("process.execCPUAffinity", lambda s: s.process.exec_cpu_affinity is not None),
 )
 
 
@@ -127,6 +128,7 @@ def check(spec: Spec) -> None:
     _check_process(spec)
     _check_linux(spec)
     _check_mounts(spec)
+    _check_procattrs(spec)
     for field, used in _UNSUPPORTED:
         if used(spec):
             raise Unsupported(f"config.json: {field}: not supported by pyoci yet")

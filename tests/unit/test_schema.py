@@ -566,4 +566,4 @@ with open({example!r}, "rb") as f:
 print(" ".join(sorted(set(sys.modules) - before)))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert set(out) <= {"ociruntime.config.schema", "ociruntime.config.schema_tables", "_json"}, out
+    assert set(out) <= {"ociruntime.config.schema", "ociruntime.config.schema_tables", "ociruntime.jsonio", "_json"}, out
