@@ -185,13 +185,14 @@ def derive_status(state: State, cdir: ContainerDir) -> str:
         return "stopped"
     if not alive(state.pid, state.pid_start):
         return "stopped"
-    if os.path.exists(cdir.fifo):
-        return "created"
     if state.cgroup:
         from .cgroups import is_frozen
 
+        # Before the fifo: a frozen created container is "paused", as runc says.
         if is_frozen(state.cgroup):
             return "paused"
+    if os.path.exists(cdir.fifo):
+        return "created"
     return "running"
 
 

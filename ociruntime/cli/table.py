@@ -117,6 +117,8 @@ COMMANDS: dict[str, Cmd] = {c.name: c for c in (
             ("cpu-period", "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
             ("cpu-quota", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
             ("cpu-share", "CPU shares (relative weight vs. other containers)"),
+            ("cpu-burst", "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst in a given period"),
+            ("cpu-idle", "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"),
             ("cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs)"),
             ("cpu-rt-runtime", "CPU realtime hardcap limit (in usecs)"),
             ("cpuset-cpus", "CPU(s) to use"),
