@@ -448,5 +448,9 @@ def _apply_scheduler(s: dict, spec) -> None:
         if e.errno == 1 and s["policy"] == "SCHED_DEADLINE" and cpus:
             # The kernel admits SCHED_DEADLINE only on a whole root domain (runc says the same).
             reason += " (SCHED_DEADLINE cannot be used together with linux.resources.cpu.cpus)"
+        elif e.errno == 1 and s["policy"] in ("SCHED_FIFO", "SCHED_RR"):
+            # CONFIG_RT_GROUP_SCHED: a cgroup without an rt_runtime budget admits no RT task.
+            reason += " (with real-time group scheduling the container's cgroup needs " \
+                      "linux.resources.cpu.realtimeRuntime)"
         raise SetupError(f"process.scheduler: sched_setattr({s['policy']}): {reason}") from None
 
