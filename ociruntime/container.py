@@ -141,6 +141,14 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
         if pid_file:
             _write_pid_file(pid_file, state.pid)
     except BaseException as e:
+        if spec.linux.net_devices and state.pid:
+            # Virtual devices would die with the namespace: give them back to the host first.
+            from . import network
+
+            try:
+                network.return_devices(spec.linux.net_devices, state.pid)
+            except Exception as ne:  # noqa: BLE001 - the original error is the one to report
+                log.warning(f"returning netDevices to the host: {ne}")
         _destroy(cdir, state, manager)
         if state.hooks.get("poststop") and (getattr(e, "hook", False) or type(e).__name__ == "HookError"):
             # A failed create-time hook "continues the lifecycle at step 12": destroy, then poststop.

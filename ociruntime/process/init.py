@@ -115,6 +115,9 @@ def run(a: InitArgs) -> None:
         ch.send(protocol.SECCOMP_FD, fd=fd)
         ch.expect(protocol.SECCOMP_DONE)
 
+    # Scheduler, I/O priority, memory policy, personality: some need CAP_SYS_NICE, so before the
+    # capabilities are dropped (runc's order).
+    procattrs.apply_privileged(spec, proc)
     finalize.become_user(sc, proc, a.seccomp, hand_over_listener)
 
     ch.send(protocol.READY)
