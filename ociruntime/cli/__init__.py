@@ -42,6 +42,12 @@ def _load_handler(spec: str):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    bad = next((a for a in argv if "\0" in a), None)
+    if bad is not None:
+        # execve cannot pass a NUL, but main() can be called directly: an id or path holding one
+        # would reach the kernel truncated through ctypes, or raise ValueError in os.*.
+        log.error(f"invalid argument {bad!r}: contains a NUL byte")
+        return 1
     from .fastparse import parse, parse_globals
 
     # Configure logging from the global flags first, so that even a usage error further
