@@ -56,6 +56,13 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
     from .state import check_id
 
     check_id(container_id)
+    import resource
+
+    fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if not 0 <= preserve_fds <= fd_limit - 3:
+        # init marks fds 3..3+N-1 inheritable one by one: a huge N would spin for hours.
+        raise PyociError(f"--preserve-fds {preserve_fds}: must be between 0 and {fd_limit - 3} "
+                         "(the open files limit)")
     if os.geteuid() != 0:
         from .errors import Unsupported
 
