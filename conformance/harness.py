@@ -249,6 +249,17 @@ class Ctx:
             raise Fail("container did not exit 0: " + r.brief())
         return r.out
 
+    def control(self, cfg: dict) -> None:
+        """A negative case's positive control: `cfg` (the case's config without its invalid value,
+        running `true`, in the runtime's default cgroup) must run, or the case proves nothing: a
+        runtime that fails everything would "generate the error" too."""
+        good = json.loads(json.dumps(cfg))
+        good.setdefault("process", {})["args"] = ["true"]
+        good.get("linux", {}).pop("cgroupsPath", None)
+        r = self.run(self.bundle(config=good))
+        if r.rc != 0:
+            raise Fail("control: the same config without the invalid value fails too: " + r.brief())
+
     def status(self, cid: str) -> str:
         return self.state(cid).get("status", "<none>")
 

@@ -101,6 +101,7 @@ def cgroups_unified_missing(t: Ctx):
     cid = t.new_id()
     cfg = t.config(SLEEP)
     cfg["linux"]["cgroupsPath"] = f"/{cid}"
+    t.control(cfg)
     cfg["linux"]["resources"] = {"unified": {f"{absent[0]}.max": "10"}}
     r = t.create(t.bundle(config=cfg), cid=cid, ok=False)
     t.expect(r.rc != 0, f"create accepted unified {absent[0]}.max although cgroup v2 has no {absent[0]} controller here")

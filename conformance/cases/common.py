@@ -56,6 +56,13 @@ def cmdline(pid: int) -> list[str]:
         return f.read().decode(errors="replace").split("\0")[:-1]
 
 
+def working(t: Ctx) -> str:
+    """A created container whose `state` works: the positive control of the error cases."""
+    cid = t.create(t.bundle(SLEEP))
+    t.state(cid)
+    return cid
+
+
 def create_running(t: Ctx, cfg: dict) -> tuple[str, int]:
     """create + start a long-running container; returns (id, pid)."""
     cid = t.create(t.bundle(config=cfg))

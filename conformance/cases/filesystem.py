@@ -70,6 +70,7 @@ def root_absolute(t: Ctx):
       unable to create the environment specified in the config.json, it MUST generate an error.""")
 def root_missing(t: Ctx):
     cfg = t.config()
+    t.control(cfg)
     cfg["root"]["path"] = "no-such-rootfs"
     r = t.run(t.bundle(config=cfg))
     t.expect(r.rc != 0, "a container ran with a missing root.path")

@@ -178,6 +178,7 @@ def hooks_args_env(t: Ctx):
       If any `createRuntime` hook fails, the runtime MUST generate an error""")
 def hooks_timeout(t: Ctx):
     cfg = t.config(SLEEP)
+    t.control(cfg)
     cfg["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}
     cid = t.new_id()
     t0 = time.monotonic()
@@ -220,6 +221,7 @@ def hooks_path_resolution(t: Ctx):
       notes={"crun": "crun 1.8 accepts timeout 0 (and runs the hook without a timeout)"})
 def hooks_timeout_zero(t: Ctx):
     cfg = t.config(["true"])
+    t.control(cfg)
     # The hook takes 0.2 s, so a runtime that reads 0 as "time out at once" also fails, every time.
     cfg["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "0.2"], "timeout": 0}]}
     r = t.run(t.bundle(config=cfg))
@@ -230,6 +232,7 @@ def hooks_timeout_zero(t: Ctx):
       """If any `createRuntime` hook fails, the runtime MUST generate an error, stop the container,
       and continue the lifecycle at step 12.""")
 def hooks_fail_create_runtime(t: Ctx):
+    t.control(hooked_config(t)[0])
     cfg, d = hooked_config(t, fail="createRuntime")
     cid = t.new_id()
     r = t.create(t.bundle(config=cfg), cid=cid, ok=False)

@@ -8,7 +8,7 @@ import re
 import time
 
 from ..harness import MUST, SHOULD, Ctx, Fail, case
-from .common import SLEEP, alive, cgroup_dirs, cmdline, create_running, host_ns, out_mount, pid_of, read
+from .common import SLEEP, alive, cgroup_dirs, cmdline, create_running, host_ns, out_mount, pid_of, read, working
 
 RT = "runtime.md"
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
@@ -146,6 +146,7 @@ def release_fifo(t: Ctx, path: str, timeout: float = 5.0) -> None:
 @case("state-unknown", RT, "Query State", MUST, "state of an unknown id is an error",
       """Attempting to query a container that does not exist MUST generate an error.""")
 def state_unknown(t: Ctx):
+    working(t)
     r = t.cli("state", "cf-does-not-exist")
     t.expect(r.rc != 0, "state of a missing container exited 0")
 
@@ -153,6 +154,7 @@ def state_unknown(t: Ctx):
 @case("state-noid", RT, "Query State", MUST, "state without an id is an error",
       """This operation MUST generate an error if it is not provided the ID of a container.""")
 def state_noid(t: Ctx):
+    working(t)
     r = t.cli("state")
     t.expect(r.rc != 0, "state with no id exited 0")
 
@@ -163,6 +165,7 @@ def state_noid(t: Ctx):
       """This operation MUST generate an error if it is not provided a path to the bundle and the
       container ID to associate with the container.""")
 def create_noid(t: Ctx):
+    working(t)
     r = t.cli("create", "--bundle", t.bundle(SLEEP))
     t.expect(r.rc != 0, "create with no id exited 0")
 
@@ -171,6 +174,7 @@ def create_noid(t: Ctx):
       """This operation MUST generate an error if it is not provided a path to the bundle and the
       container ID to associate with the container.""")
 def create_empty_id(t: Ctx):
+    working(t)
     r = t.cli("create", "--bundle", t.bundle(SLEEP), "")
     t.expect(r.rc != 0, "create with id '' exited 0")
 
@@ -180,6 +184,7 @@ def create_empty_id(t: Ctx):
       is not valid in any other way, the implementation MUST generate an error and a new container
       MUST NOT be created.""")
 def create_path_id(t: Ctx):
+    working(t)
     b = t.bundle(SLEEP)
     accepted = []
     for bad in ("a/b", ".."):
@@ -211,6 +216,7 @@ def create_duplicate(t: Ctx):
       """If the runtime cannot apply a property as specified in the configuration, it MUST generate
       an error and a new container MUST NOT be created.""")
 def create_missing_bundle(t: Ctx):
+    working(t)
     cid = t.new_id()
     r = t.create(os.path.join(t.dir, "no-such-bundle"), cid=cid, ok=False)
     t.expect(r.rc != 0, "create of a missing bundle exited 0")
@@ -221,6 +227,7 @@ def create_missing_bundle(t: Ctx):
       """If the runtime cannot apply a property as specified in the configuration, it MUST generate
       an error and a new container MUST NOT be created.""")
 def create_missing_config(t: Ctx):
+    working(t)
     b = t.bundle(SLEEP)
     os.unlink(os.path.join(b, "config.json"))
     cid = t.new_id()
@@ -278,6 +285,7 @@ def create_error_clean(t: Ctx):
     cid = t.new_id()
     cfg = t.config(SLEEP)
     cfg["linux"]["cgroupsPath"] = f"/{cid}"
+    t.control(cfg)
     cfg["mounts"].append({"destination": "/missing", "type": "bind",
                           "source": os.path.join(t.dir, "no-such-dir"), "options": ["rbind"]})
     r = t.create(t.bundle(config=cfg), cid=cid, ok=False)
@@ -297,6 +305,7 @@ def create_error_clean_cgroup(t: Ctx):
     cid = t.new_id()
     cfg = t.config(SLEEP)
     cfg["linux"]["cgroupsPath"] = f"/{cid}"
+    t.control(cfg)
     cfg["linux"]["resources"] = {"cpu": {"cpus": str(os.cpu_count() + 4000)}}  # no such CPU
     r = t.create(t.bundle(config=cfg), cid=cid, ok=False)
     t.expect(r.rc != 0, "create with a cpuset of a CPU that does not exist exited 0")

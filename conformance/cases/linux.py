@@ -95,12 +95,15 @@ def devices_types(t: Ctx):
              "crun": "crun 1.8 replaces or ignores the existing file and runs"})
 def devices_mismatch(t: Ctx):
     cfg = t.config()
-    cfg["linux"]["devices"] = [{"path": "/cf-dev", "type": "c", "major": 1, "minor": 3}]
+    # No tmpfs on /dev: the rootfs's own /dev, where the regular file is, stays visible.
+    cfg["mounts"] = [m for m in cfg["mounts"] if not m["destination"].startswith("/dev")]
+    cfg["linux"]["devices"] = [{"path": "/dev/cf-dev", "type": "c", "major": 1, "minor": 3}]
+    t.control(cfg)  # a fresh rootfs has no /dev/cf-dev
     b = t.bundle(config=cfg)
-    with open(os.path.join(b, "rootfs", "cf-dev"), "w") as f:
+    with open(os.path.join(b, "rootfs", "dev", "cf-dev"), "w") as f:
         f.write("a regular file\n")
     r = t.run(b)
-    t.expect(r.rc != 0, "the container ran although /cf-dev is a regular file")
+    t.expect(r.rc != 0, "the container ran although /dev/cf-dev is a regular file")
 
 
 def _fuse_open(t: Ctx, rules: list[dict]) -> str:
@@ -181,6 +184,8 @@ def seccomp_errnoret(t: Ctx):
       notes={"runc": "runc 1.1 accepts errnoRet with SCMP_ACT_KILL"})
 def seccomp_errnoret_invalid(t: Ctx):
     cfg = t.config(["true"])
+    cfg["linux"]["seccomp"] = _seccomp({"action": "SCMP_ACT_KILL"})
+    t.control(cfg)
     cfg["linux"]["seccomp"] = _seccomp({"action": "SCMP_ACT_KILL", "errnoRet": 1})
     r = t.run(t.bundle(config=cfg))
     t.expect(r.rc != 0 and "mkdir" not in r.out, "a config with errnoRet on SCMP_ACT_KILL ran")

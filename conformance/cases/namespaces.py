@@ -93,8 +93,10 @@ for _ns, _flag in (("network", "--net"), ("ipc", "--ipc"), ("uts", "--uts"), ("p
 @case("ns-path-wrong-type", LNX, "Namespaces", MUST, "a path to a namespace of another type is an error",
       """The runtime MUST generate an error if `path` is not associated with a namespace of type `type`.""")
 def ns_wrong_type(t: Ctx):
-    pid = holder(t, ["--uts"])
+    pid = holder(t, ["--uts", "--ipc"])
     cfg = t.config()
+    set_ns(cfg, "ipc", path=f"/proc/{pid}/ns/ipc")
+    t.control(cfg)
     set_ns(cfg, "ipc", path=f"/proc/{pid}/ns/uts")
     r = t.run(t.bundle(config=cfg))
     t.expect(r.rc != 0, "a uts namespace path was accepted as the ipc namespace")
@@ -106,6 +108,7 @@ def ns_wrong_type(t: Ctx):
       notes={"crun": "crun 1.8 accepts duplicate namespace entries"})
 def ns_duplicate(t: Ctx):
     cfg = t.config()
+    t.control(cfg)
     cfg["linux"]["namespaces"].append({"type": "ipc"})
     r = t.run(t.bundle(config=cfg))
     t.expect(r.rc != 0, "a config with two ipc namespaces ran")
@@ -115,6 +118,7 @@ def ns_duplicate(t: Ctx):
       """Runtimes MUST generate an error when invalid or unsupported values are encountered.""")
 def ns_invalid(t: Ctx):
     cfg = t.config()
+    t.control(cfg)
     cfg["linux"]["namespaces"].append({"type": "cf-bogus"})
     r = t.run(t.bundle(config=cfg))
     t.expect(r.rc != 0, "a config with namespace type cf-bogus ran")

@@ -6,7 +6,7 @@ import os
 import time
 
 from ..harness import MUST, Ctx, case
-from .common import SLEEP, alive, cgroup_dirs, create_running, holder, host_ns, out_mount, pid_of, read
+from .common import SLEEP, alive, cgroup_dirs, create_running, holder, host_ns, out_mount, pid_of, read, working
 
 RT = "runtime.md"
 
@@ -59,12 +59,14 @@ def start_stopped(t: Ctx):
       """Attempting to `start` a container that is not `created` MUST have no effect on the
       container and MUST generate an error.""")
 def start_unknown(t: Ctx):
+    t.start(working(t))
     t.expect(t.cli("start", "cf-does-not-exist").rc != 0, "start of a missing container exited 0")
 
 
 @case("start-noid", RT, "Start", MUST, "start without an id is an error",
       """This operation MUST generate an error if it is not provided the container ID.""")
 def start_noid(t: Ctx):
+    t.start(working(t))
     t.expect(t.cli("start").rc != 0, "start with no id exited 0")
 
 
@@ -72,6 +74,7 @@ def start_noid(t: Ctx):
       """This operation MUST generate an error if `process` was not set.""")
 def start_no_process(t: Ctx):
     cfg = t.config()
+    t.control(cfg)
     del cfg["process"]
     cid = t.new_id()
     r = t.create(t.bundle(config=cfg), cid=cid, ok=False)
@@ -123,12 +126,14 @@ def kill_stopped(t: Ctx):
       """Attempting to send a signal to a container that is neither `created` nor `running` MUST
       have no effect on the container and MUST generate an error.""")
 def kill_unknown(t: Ctx):
+    t.kill(working(t), "KILL")
     t.expect(t.cli("kill", "cf-does-not-exist", "KILL").rc != 0, "kill of a missing container exited 0")
 
 
 @case("kill-noid", RT, "Kill", MUST, "kill without an id is an error",
       """This operation MUST generate an error if it is not provided the container ID.""")
 def kill_noid(t: Ctx):
+    t.kill(working(t), "KILL")
     t.expect(t.cli("kill").rc != 0, "kill with no id exited 0")
 
 
@@ -208,14 +213,24 @@ def delete_keeps_foreign(t: Ctx):
     t.expect(read(os.path.join(out, "file"), "") == "data\n", "the bind-mount source or its file is gone")
 
 
+def _deleted_one(t: Ctx) -> None:
+    """Positive control: delete works on a stopped container."""
+    cid = working(t)
+    t.kill(cid, "KILL")
+    t.wait_status(cid, "stopped")
+    t.delete(cid)
+
+
 @case("delete-unknown", RT, "Delete", MUST, "delete of an unknown id is an error",
       """Attempting to `delete` a container that is not `stopped` MUST have no effect on the
       container and MUST generate an error.""")
 def delete_unknown(t: Ctx):
+    _deleted_one(t)
     t.expect(t.cli("delete", "cf-does-not-exist").rc != 0, "delete of a missing container exited 0")
 
 
 @case("delete-noid", RT, "Delete", MUST, "delete without an id is an error",
       """This operation MUST generate an error if it is not provided the container ID.""")
 def delete_noid(t: Ctx):
+    _deleted_one(t)
     t.expect(t.cli("delete").rc != 0, "delete with no id exited 0")

@@ -19,10 +19,11 @@ def status_of(t: Ctx, cfg: dict) -> dict[str, str]:
     return proc_status(t.sh("cat /proc/self/status", cfg))
 
 
-def refused(t: Ctx, cfg: dict) -> bool:
-    """True if the runtime generates an error for this config (create or run fails)."""
-    cfg["process"]["args"] = cfg["process"].get("args") or []
-    r = t.run(t.bundle(config=cfg))
+def refused(t: Ctx, bad: dict, good: dict) -> bool:
+    """True if the runtime generates an error for `bad`, having run `good` (the same config
+    without the invalid value) fine."""
+    t.control(good)
+    r = t.run(t.bundle(config=bad))
     return r.rc != 0
 
 
@@ -59,7 +60,7 @@ def process_args_path(t: Ctx):
 def process_args_empty(t: Ctx):
     cfg = t.config()
     cfg["process"]["args"] = []
-    t.expect(refused(t, cfg), "a config with args [] ran")
+    t.expect(refused(t, cfg, t.config()), "a config with args [] ran")
 
 
 @case("process-env", CFG, "Process", MUST, "env is the process's environment",
@@ -90,7 +91,7 @@ def process_cwd(t: Ctx):
 def process_cwd_relative(t: Ctx):
     cfg = t.config(["true"])
     cfg["process"]["cwd"] = "etc"
-    t.expect(refused(t, cfg), "a config with cwd 'etc' ran")
+    t.expect(refused(t, cfg, t.config()), "a config with cwd 'etc' ran")
 
 
 @case("process-terminal-false", CFG, "Process", MUST, "terminal false: the process's stdio are the runtime's, not a tty",
@@ -174,7 +175,9 @@ def process_rlimits_dup(t: Ctx):
     cfg = t.config(["true"])
     cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1021, "hard": 1022},
                                  {"type": "RLIMIT_NOFILE", "soft": 1000, "hard": 1000}]
-    t.expect(refused(t, cfg), "a config with RLIMIT_NOFILE twice ran")
+    good = t.config(["true"])
+    good["process"]["rlimits"] = cfg["process"]["rlimits"][:1]
+    t.expect(refused(t, cfg, good), "a config with RLIMIT_NOFILE twice ran")
 
 
 @case("process-rlimits-invalid", CFG, "POSIX process", MUST, "an rlimit type the kernel does not have is an error",
@@ -183,7 +186,9 @@ def process_rlimits_dup(t: Ctx):
 def process_rlimits_invalid(t: Ctx):
     cfg = t.config(["true"])
     cfg["process"]["rlimits"] = [{"type": "RLIMIT_CF_BOGUS", "soft": 1, "hard": 1}]
-    t.expect(refused(t, cfg), "a config with RLIMIT_CF_BOGUS ran")
+    good = t.config(["true"])
+    good["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+    t.expect(refused(t, cfg, good), "a config with RLIMIT_CF_BOGUS ran")
 
 
 CAP_B = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETUID"]
@@ -343,6 +348,8 @@ def config_unknown(t: Ctx):
       notes={"runc": "runc 1.1 accepts an empty annotation key", "crun": "crun 1.8 accepts an empty annotation key"})
 def annotations_empty_key(t: Ctx):
     cfg = t.config(["true"])
+    cfg["annotations"] = {"cf-key": "a key"}
+    t.control(cfg)
     cfg["annotations"] = {"": "empty key"}
     r = t.run(t.bundle(config=cfg))
     t.expect(r.rc != 0, "a config with an empty annotation key ran")
