@@ -89,6 +89,14 @@ def test_task_exec(ctr, task):
     check(ctr(*ctr.exec_argv(task, "sh", "-c", "exit 7")), 7)
 
 
+def test_task_exec_missing_command(ctr, task):
+    p = ctr(*ctr.exec_argv(task, "/nonexistent"))
+    assert p.returncode != 0, show(p)
+    assert re.search(r"OCI runtime exec failed: .*/nonexistent", p.stderr), show(p)
+    assert "unable to retrieve OCI runtime error" not in p.stderr, show(p)
+    assert ctr.task_status(task) == "RUNNING"
+
+
 def test_task_exec_tty(ctr, task):
     rc, out = ctr.pty(*ctr.exec_argv(task, "sh", "-c", "tty; test -t 1 && echo out-is-a-tty",
                                      opts=("-t",)))

@@ -36,6 +36,13 @@ def test_run_rm_echo(podman):
     assert podman("container", "exists", name).returncode == 1, f"--rm left {name}"
 
 
+def test_runtime_given_by_path(podman, compat_runtime):
+    """`podman --runtime /path/to/runtime`: podman names it by its basename."""
+    p = check(podman("--runtime", compat_runtime, "run", "--rm", "--name", podman.name(),
+                     podman.image, "echo", "by path"))
+    assert p.stdout == "by path\n", show(p)
+
+
 @pytest.mark.parametrize("cmd,rc", [
     (("true",), 0), (("false",), 1), (("sh", "-c", "exit 42"), 42),
 ])
