@@ -95,20 +95,32 @@ class ContainerDir:
             raise PyociError(f"corrupt state file {self.file(STATE_FILE)}: {e}") from None
 
     def write(self, state: State) -> None:
-        # Readers never see a half-written file: write aside, then rename over.
-        tmp = self.file(f".{STATE_FILE}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.write_file(STATE_FILE, jsonio.dumps(state.to_dict()).encode())
+
+    def write_file(self, name: str, data: bytes) -> None:
+        # Readers never see a half-written file: write aside, then rename over. An error (a full
+        # --root) names the file: os.write's own OSError has no file name.
+        path, tmp = self.file(name), self.file(f".{name}.{os.getpid()}")
         try:
-            os.write(fd, jsonio.dumps(state.to_dict()).encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.file(STATE_FILE))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as e:
+            raise OSError(e.errno, os.strerror(e.errno), path) from None
 
     def lock(self, must_exist: bool = True) -> "ContainerDir":
         """Take the container's exclusive lock (flock on the directory) until release()/exit.
         Serialises mutating commands on one id, e.g. a concurrent kill and delete."""
         if self._lock_fd is None:
-            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                # Removed by a delete that ran between our look-up and here.
+                raise ContainerNotFound(self.id) from None
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._lock_fd = fd
             if must_exist and not os.path.exists(self.file(STATE_FILE)):
@@ -129,15 +141,25 @@ class ContainerDir:
             self._lock_fd = None
 
     def remove(self) -> None:
-        for name in os.listdir(self.path):
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return
+        # state.json last: a delete killed half-way leaves a container that `list` still shows
+        # and the next `delete` finishes.
+        names.sort(key=lambda n: n == STATE_FILE)
+        try:
+            for name in names:
+                try:
+                    os.unlink(self.file(name))
+                except FileNotFoundError:
+                    pass
             try:
-                os.unlink(self.file(name))
+                os.rmdir(self.path)
             except FileNotFoundError:
                 pass
-        try:
-            os.rmdir(self.path)
-        except FileNotFoundError:
-            pass
+        except OSError as e:   # a read-only or failing --root: say so in one line
+            raise PyociError(f"cannot remove state directory {self.path}: {os.strerror(e.errno).lower()}") from None
 
 
 class StateStore:
@@ -156,7 +178,7 @@ class StateStore:
         except FileExistsError:
             raise ContainerExists(container_id) from None
         except OSError as e:
-            raise PyociError(f"cannot create state directory {d.path}: {os.strerror(e.errno)}") from None
+            raise PyociError(f"cannot create state directory {d.path}: {os.strerror(e.errno).lower()}") from None
         return d
 
     def open(self, container_id: str) -> ContainerDir:
@@ -168,6 +190,21 @@ class StateStore:
         if not os.path.isfile(d.file(STATE_FILE)):
             raise ContainerNotFound(container_id)
         return d
+
+    def remove_aborted(self, container_id: str) -> None:
+        """Remove <root>/<id> if it holds no state.json: what a create killed between making the
+        directory and writing its first state leaves (runc's delete does the same). The lock
+        waits out a create that is still running."""
+        try:
+            d = self._dir(container_id)
+            d.lock(must_exist=False)
+        except (PyociError, OSError):
+            return
+        try:
+            if not os.path.exists(d.file(STATE_FILE)):
+                d.remove()
+        finally:
+            d.release()
 
     def ids(self) -> list[str]:
         try:
