@@ -92,8 +92,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
     fifo_fd = -1
     idmapped: dict[int, int] = {}
     try:
-        with open(cdir.file("config.json"), "wb") as f:
-            f.write(jsonio.dumps(spec.raw).encode())
+        cdir.write_file("config.json", jsonio.dumps(spec.raw).encode())
         state.config = cdir.file("config.json")
         cdir.write(state)
         fifo_fd = execfifo.create(cdir.fifo)
@@ -286,8 +285,11 @@ def delete(g: dict, container_id: str, force: bool = False) -> None:
         cdir = store.open(container_id)
         cdir.lock()
     except PyociError as e:
-        if force and type(e).__name__ == "ContainerNotFound":
-            return  # runc and crun: delete --force of a missing container succeeds
+        if type(e).__name__ == "ContainerNotFound":
+            # A create killed before its first state.json leaves a directory nothing else sees.
+            store.remove_aborted(container_id)
+            if force:
+                return  # runc and crun: delete --force of a missing container succeeds
         raise
     state = cdir.read()
     status = derive_status(state, cdir)
