@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from . import SPEC_VERSION, jsonio, log
-from .errors import PyociError, SetupError, WrongState
+from .errors import InitError, PyociError, SetupError, WrongState
 from .state import ContainerDir, State, StateStore, derive_status, proc_start_time
 
 SECCOMP_CACHE = "/var/cache/pyoci/seccomp"
@@ -74,6 +74,15 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
                          .replace("runc", "pyoci"))
     if console_socket and not proc.terminal:
         raise PyociError("cannot use console socket if the container has no terminal (process.terminal is false)")
+    if "LISTEN_FDS" in os.environ:
+        from .process.exec import listen_fds
+
+        n_listen = listen_fds()
+        if n_listen:
+            # systemd socket activation, as runc passes it on: the sockets become the process's
+            # fds 3.., before the --preserve-fds ones, and LISTEN_PID names init (pid 1).
+            proc.env = proc.env + (f"LISTEN_FDS={n_listen}", "LISTEN_PID=1")
+            preserve_fds += n_listen
     seccomp = None
     if spec.linux.seccomp is not None:
         from . import seccomp as sec
@@ -89,13 +98,13 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
                   hooks=_late_hooks(spec))
     manager = None
     console_fd = -1
-    fifo_fd = -1
+    fifo_fd = status_fd = -1
     idmapped: dict[int, int] = {}
     try:
         cdir.write_file("config.json", jsonio.dumps(spec.raw).encode())
         state.config = cdir.file("config.json")
         cdir.write(state)
-        fifo_fd = execfifo.create(cdir.fifo)
+        fifo_fd, status_fd = execfifo.create(cdir.fifo)
         manager = _cgroup_manager(spec, container_id, bool(g.get("systemd_cgroup")))
         if manager is not None:
             state.cgroup = manager.describe()
@@ -138,7 +147,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
                 os.close(fd)
 
         spawn.spawn(spec, container_id, manager,
-                    dict(fifo_fd=fifo_fd, console_fd=console_fd, cgroup=state.cgroup, no_pivot=no_pivot,
+                    dict(fifo_fd=fifo_fd, status_fd=status_fd, console_fd=console_fd, cgroup=state.cgroup, no_pivot=no_pivot,
                          preserve_fds=preserve_fds, seccomp=seccomp, idmapped=idmapped,
                          no_new_keyring=no_new_keyring),
                     on_pid, on_hooks, child_close=(cdir._lock_fd,), on_seccomp_fd=on_seccomp_fd)
@@ -165,7 +174,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
             raise SetupError(oserror_text(e)) from e
         raise
     finally:
-        for fd in (fifo_fd, console_fd, *idmapped.values()):
+        for fd in (fifo_fd, status_fd, console_fd, *idmapped.values()):
             if fd >= 0:
                 os.close(fd)
     return Created(cdir, state, spec, manager)
@@ -217,7 +226,14 @@ def start(g: dict, container_id: str) -> None:
         if status != "created":
             raise WrongState(f"cannot start a container that is {status}" if status != "stopped"
                              else "cannot start a container that has stopped")
-        execfifo.release(cdir.fifo)
+        try:
+            execfifo.release(cdir.fifo)
+        except InitError:
+            # A startContainer hook (or the exec) failed: runtime.md step 7, stop the container
+            # and continue at step 12 (destroy, then poststop).
+            _destroy(cdir, state)
+            _run_late_hooks("poststop", state, "stopped", warn_only=True)
+            raise
         if state.hooks.get("poststart"):
             _poststart(cdir, state)
 
@@ -240,12 +256,7 @@ def _run_late_hooks(kind: str, state: State, status: str, warn_only: bool = Fals
     hs = tuple(Hook(path=h["path"], args=tuple(h["args"]), env=tuple(h["env"]), timeout=h["timeout"])
                for h in state.hooks.get(kind, ()))
     st = hooks.state_dict(state.id, status, state.pid if status != "stopped" else 0, state.bundle, state.annotations)
-    try:
-        hooks.run(kind, hs, st)
-    except PyociError as e:
-        if not warn_only:
-            raise
-        log.warning(str(e))
+    hooks.run(kind, hs, st, on_error=(lambda e: log.warning(str(e))) if warn_only else None)
 
 
 def state_json(g: dict, container_id: str) -> dict:
@@ -304,28 +315,63 @@ def delete(g: dict, container_id: str, force: bool = False) -> None:
 def run(g: dict, container_id: str, bundle: str, console_socket: str | None = None, detach: bool = False,
         keep: bool = False, pid_file: str | None = None, no_subreaper: bool = False, no_pivot: bool = False,
         preserve_fds: int = 0, no_new_keyring: bool = False) -> int:
-    """create + start; in the foreground, forward signals, wait, and delete unless --keep."""
+    """create + start; in the foreground, forward signals, wait, and delete unless --keep.
+
+    A terminal in the foreground without --console-socket is relayed here, as runc does: create
+    sends the pty master to a console socket of our own, and process/tty.py copies between our
+    stdio and it, sized like our terminal and in raw mode."""
     from .process import execfifo
 
+    if console_socket and not detach:
+        # runc's checkTerminal: a console socket is for a caller that detaches.
+        raise PyociError("cannot use console socket if pyoci will not detach or allocate tty")
+    listener = None
+    terminal = False
+    if not detach and not console_socket:
+        try:   # create reads and checks config.json again, properly
+            with open(os.path.join(bundle, "config.json"), "rb") as f:
+                terminal = jsonio.loads(f.read())["process"]["terminal"] is True
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    if terminal:
+        from .process import tty
+
+        listener = tty.ConsoleListener()
+        console_socket = listener.path
     if not detach and not no_subreaper:
         from .process.spawn import subreaper
         from .syscalls.linux import SYSCALLS
 
         # init's parent (stage 1) exits right away: as subreaper we inherit init and can wait for it.
         subreaper(SYSCALLS)
-    c = create(g, container_id, bundle, pid_file=pid_file, console_socket=console_socket,
-               no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring)
+    master = None
     try:
-        execfifo.release(c.cdir.fifo)
-    except BaseException:
-        _destroy(c.cdir, c.state, c.manager)
-        raise
+        c = create(g, container_id, bundle, pid_file=pid_file, console_socket=console_socket,
+                   no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring)
+        try:
+            if listener is not None:
+                # Sized before start, so the process never sees the pty at 0x0.
+                master = listener.receive_master()
+            execfifo.release(c.cdir.fifo)
+        except BaseException:
+            if master is not None:
+                os.close(master)
+            _destroy(c.cdir, c.state, c.manager)
+            raise
+    finally:
+        if listener is not None:
+            listener.close()
     if c.state.hooks.get("poststart"):
         _poststart(c.cdir, c.state)
     c.cdir.release()
     if detach:
         return 0
-    status = _wait_forwarding(c.state.pid)
+    if master is not None:
+        from .process import tty
+
+        status = tty.supervise(c.state.pid, master)
+    else:
+        status = _wait_forwarding(c.state.pid)
     if not keep:
         delete(g, container_id, force=True)
     return status

@@ -23,7 +23,7 @@ def switch_user(user) -> None:
     os.setgroups(list(user.additional_gids))
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
+    # Unset umask: keep the caller's (config.md: "If unspecified, the umask should not be
+    # changed"); runc and crun force 0022 instead.
     if user.umask is not None:
         os.umask(user.umask)
-    else:
-        os.umask(0o022)

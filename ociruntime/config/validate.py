@@ -120,6 +120,12 @@ _UNSUPPORTED = (
 )
 
 
+def _check_annotations(spec: Spec) -> None:
+    for key in spec.annotations or {}:
+        if not key:
+            raise _err("annotations", "keys must not be empty")
+
+
 def check(spec: Spec) -> None:
     if not spec.root.path:
         raise _err("root.path", "is required")
@@ -128,6 +134,7 @@ def check(spec: Spec) -> None:
     _check_process(spec)
     _check_linux(spec)
     _check_mounts(spec)
+    _check_annotations(spec)
     _check_procattrs(spec)
     for field, used in _UNSUPPORTED:
         if used(spec):

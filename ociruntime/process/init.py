@@ -23,7 +23,7 @@ from . import execfifo, finalize, protocol, signals
 class InitArgs:
     """What init needs from the runtime; inherited across fork, never serialised."""
 
-    __slots__ = ("spec", "channel", "fifo_fd", "console_fd", "cgroup", "no_pivot", "preserve_fds",
+    __slots__ = ("spec", "channel", "fifo_fd", "status_fd", "console_fd", "cgroup", "no_pivot", "preserve_fds",
                  "seccomp", "container_id", "sc", "idmapped", "no_new_keyring")
 
     def __init__(self, **kw: object) -> None:
@@ -123,12 +123,16 @@ def run(a: InitArgs) -> None:
     ch.send(protocol.READY)
     ch.close()
     execfifo.wait(a.fifo_fd)
-
-    if hooks.start_container:
-        hookrun.run("startContainer", hooks.start_container,
-                    hookrun.state_dict(a.container_id, "created", host_pid, spec.bundle, spec.annotations))
-    procattrs.apply_before_exec(spec, proc)
-    signals.reset_for_exec()
-    os.execve(path, list(proc.args), dict(e.split("=", 1) for e in env))
+    try:
+        if hooks.start_container:
+            hookrun.run("startContainer", hooks.start_container,
+                        hookrun.state_dict(a.container_id, "created", host_pid, spec.bundle, spec.annotations))
+        procattrs.apply_before_exec(spec, proc)
+        signals.reset_for_exec()
+        os.execve(path, list(proc.args), dict(e.split("=", 1) for e in env))
+    except BaseException as e:
+        # `start` is waiting on the status fifo: tell it why the process did not start.
+        execfifo.report(a.status_fd, str(e) if not isinstance(e, OSError) else (e.strerror or str(e)))
+        raise
 
 

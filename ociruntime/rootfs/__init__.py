@@ -20,8 +20,8 @@ _ROOT_PROPAGATION = {"private": C.MS_PRIVATE, "rprivate": C.MS_PRIVATE | C.MS_RE
 
 
 def _fail(what: str, e: OSError) -> SetupError:
-    reason = os.strerror(e.errno) if e.errno else str(e)
-    return SetupError(f"{what}: {reason.lower()}")
+    reason = e.strerror or (os.strerror(e.errno) if e.errno else str(e))
+    return SetupError(f"{what}: {reason[:1].lower()}{reason[1:]}")
 
 
 def prepare(sc, spec, cgroup_desc: dict | None = None, idmapped: dict | None = None) -> None:

@@ -16,11 +16,16 @@ _TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_I
 
 
 def _mknod(dev_fd: int, name: str, kind: int, perm: int, major: int, minor: int,
-           uid: int | None, gid: int | None) -> None:
+           uid: int | None, gid: int | None, replace: bool = True) -> None:
     try:
         os.mknod(name, kind | perm, os.makedev(major, minor), dir_fd=dev_fd)
     except FileExistsError:
-        # Replace whatever the image put there (a file, or a symlink to the host).
+        st = os.stat(name, dir_fd=dev_fd, follow_symlinks=False)
+        same = stat.S_IFMT(st.st_mode) == kind and (kind == stat.S_IFIFO or st.st_rdev == os.makedev(major, minor))
+        if not same and not replace:
+            # config-linux.md: a file at `path` that does not match the requested device is an error.
+            raise FileExistsError(17, "exists and is not the requested device", name)
+        # Replace whatever was there (a default node, or a symlink planted by the image).
         os.unlink(name, dir_fd=dev_fd)
         os.mknod(name, kind | perm, os.makedev(major, minor), dir_fd=dev_fd)
     fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
@@ -60,7 +65,7 @@ def create(sc, root_fd: int, devices, userns: bool = False) -> None:
                 _bind_from_host(sc, dfd, name, "/dev/" + name)
             else:
                 _mknod(dfd, name, stat.S_IFCHR, 0o666, major, minor, 0, 0)
-        for d in devices:
+        for i, d in enumerate(devices):
             rel = d.path[len("/dev/"):]
             if "/" in rel:
                 sub = safepath.mkdir_all(sc, root_fd, "/dev/" + rel.rpartition("/")[0])
@@ -73,7 +78,14 @@ def create(sc, root_fd: int, devices, userns: bool = False) -> None:
                 if userns:
                     _bind_from_host(sc, parent, rel.rpartition("/")[2], d.path)
                 else:
-                    _mknod(parent, rel.rpartition("/")[2], _TYPES[d.type], perm, d.major, d.minor, d.uid, d.gid)
+                    # A default node may be overridden; anything else already there is an error.
+                    replace = rel in {n for n, _, _ in DEFAULT}
+                    try:
+                        _mknod(parent, rel.rpartition("/")[2], _TYPES[d.type], perm, d.major, d.minor, d.uid,
+                               d.gid, replace=replace)
+                    except FileExistsError:
+                        raise FileExistsError(17, f"linux.devices[{i}]: {d.path} exists and is not the requested "
+                                                  "device") from None
             finally:
                 os.close(parent)
         for name, target in LINKS + (("ptmx", "pts/ptmx"),):

@@ -58,3 +58,16 @@ def test_device_path_escaping_dev_is_rejected(runtime, bundle):
     rc, out, err = run_sh(runtime, bundle, "true", lambda c: c["linux"].update(
         devices=[{"path": "/dev/../etc/evil", "type": "c", "major": 1, "minor": 3}]))
     assert rc == 1 and "linux.devices[0].path" in err
+
+
+def test_existing_file_at_device_path_is_an_error(runtime, bundle):
+    """config-linux.md: a file at `path` that does not match the requested device is an error."""
+    def edit(c):
+        c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/dev"]
+        c["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+    b = bundle(["true"], edit=edit)
+    (b / "rootfs" / "dev" / "fuse").write_text("not a device")
+    cid = runtime.new_id()
+    p = runtime("create", "-b", str(b), cid)
+    assert p.returncode == 1 and b"fuse" in p.stderr
+    assert runtime("state", cid).returncode == 1

@@ -143,3 +143,38 @@ def test_missing_hook_binary(runtime, bundle):
     cid = runtime.new_id()
     p = runtime("create", "-b", str(b), cid)
     assert p.returncode == 1 and b"/nonexistent/hook" in p.stderr
+
+
+def test_failing_start_container_hook_fails_start_and_destroys(runtime, bundle):
+    b, log = _setup(runtime, bundle, fail="startContainer")
+    cid = runtime.new_id()
+    runtime("create", "-b", str(b), cid, check=True)
+    p = runtime("start", cid)
+    assert p.returncode == 1 and b"startContainer hook" in p.stderr
+    assert runtime("state", cid).returncode == 1
+    names = [e[0] for e in _entries(log)]
+    assert "poststart" not in names and names[-1] == "poststop"
+
+
+def test_poststart_runs_after_start_container_hooks(runtime, bundle):
+    b, log = _setup(runtime, bundle)
+    cid = runtime.new_id()
+    runtime("create", "-b", str(b), cid, check=True)
+    runtime("start", cid, check=True)
+    # start returned: startContainer has run, and poststart after it, synchronously
+    names = [e[0] for e in _entries(log)]
+    assert names[-2:] == ["startContainer", "poststart"]
+
+
+def test_every_poststop_hook_runs_even_if_one_fails(runtime, bundle):
+    def extra(c):
+        c["hooks"]["poststop"] = [c["hooks"]["poststop"][0] | {"args": ["hook.sh", "poststop"],
+                                                               "env": c["hooks"]["poststop"][0]["env"][:2] +
+                                                               ["EXIT=1", "PATH=/bin:/usr/bin"]},
+                                  c["hooks"]["poststop"][0] | {"args": ["hook.sh", "poststop2"]}]
+    b, log = _setup(runtime, bundle, args=("true",), extra=extra)
+    cid = runtime.new_id()
+    p = runtime("run", "-b", str(b), cid)
+    assert p.returncode == 0, p.stderr
+    names = [e[0] for e in _entries(log)]
+    assert names[-2:] == ["poststop", "poststop2"]

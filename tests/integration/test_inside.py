@@ -255,3 +255,19 @@ def test_new_session_keyring_unless_asked_not_to(runtime, bundle):
     other = runtime.new_id()
     runtime("run", "-d", "--no-new-keyring", "-b", str(b), other, check=True)
     assert f"_ses.{other}" not in keyrings()
+
+
+def test_umask_kept_from_caller_when_unset(runtime, bundle):
+    import subprocess
+
+    b = bundle(["sh", "-c", "umask"])
+    cid = runtime.new_id()
+    p = subprocess.run(["sh", "-c", 'umask 0027; exec "$@"', "sh", runtime.binary, "--root", str(runtime.root),
+                        "run", "-b", str(b), cid], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().strip() == "0027"
+
+
+def test_empty_annotation_key_is_an_error(runtime, bundle):
+    rc, out, err = run_sh(runtime, bundle, "true", lambda c: c.update(annotations={"": "x"}))
+    assert rc == 1 and "annotations" in err
