@@ -304,7 +304,9 @@ def delete(g: dict, container_id: str, force: bool = False) -> None:
         raise
     state = cdir.read()
     status = derive_status(state, cdir)
-    if status in ("running", "paused", "creating") and not force:
+    # runtime.md: deleting a container whose process is still running is an error; a created
+    # container's init is such a process (runc and crun delete it anyway; use --force).
+    if status in ("created", "running", "paused", "creating") and not force:
         raise WrongState(f"cannot delete container {container_id} that is not stopped: {status}")
     _destroy(cdir, state)
     if state.hooks.get("poststop"):

@@ -150,12 +150,17 @@ def test_delete_running_without_force_fails(runtime, bundle):
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
-def test_delete_created_container_kills_init(runtime, bundle):
+def test_delete_created_container_needs_force(runtime, bundle):
+    """runtime.md: deleting a container whose process still runs is an error; init of a created
+    container is such a process (runc and crun delete it anyway)."""
     b = bundle(["sleep", "300"])
     cid = runtime.new_id()
     runtime("create", "-b", str(b), cid, check=True)
     pid = runtime.state(cid)["pid"]
-    assert runtime("delete", cid).returncode == 0
+    p = runtime("delete", cid)
+    assert p.returncode == 1 and b"not stopped: created" in p.stderr
+    assert _status(runtime, cid) == "created"
+    assert runtime("delete", "--force", cid).returncode == 0
     wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z")
 
 
