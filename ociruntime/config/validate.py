@@ -28,7 +28,7 @@ def _escapes(path: str) -> bool:
 
 
 def _check_process(spec: Spec) -> None:
-    from ..capabilities import unknown
+    from ..capabilities import NUMBERS, last_cap, unknown
     from ..limits import RLIMITS
 
     p = spec.process
@@ -43,7 +43,14 @@ def _check_process(spec: Spec) -> None:
             names = getattr(p.capabilities, s)
             bad = unknown(names)
             if bad:
+                # A name no kernel has is a typo: an error (issue 8), where runc only warns.
                 raise _err(f"process.capabilities.{s}[{names.index(bad[0])}]", f"unknown capability {bad[0]!r}")
+            for n in names:
+                if NUMBERS[n] > last_cap():
+                    # config.md: a capability that cannot be granted is a warning, not a failure.
+                    from .. import log
+
+                    log.warning(f"process.capabilities.{s}: {n} is not supported by this kernel: ignored")
     seen: set[str] = set()
     for i, r in enumerate(p.rlimits):
         if r.type not in RLIMITS:
