@@ -152,6 +152,12 @@ def podman_session(compat_runtime, workdir, image_archive):
         session.start(image_archive)
         yield session
     finally:
+        # conmon starts `podman container cleanup` when a container exits; let those finish
+        # (they are our children, we are their subreaper) so none recreates anything later.
+        quiet = time.monotonic() + 15
+        while time.monotonic() < quiet and any(
+                c[2] in ("podman", "conmon") and c[1] != "Z" for c in children()):
+            time.sleep(0.1)
         session.reset()
         if not cache_existed and BLOB_CACHE.exists():
             shutil.rmtree(BLOB_CACHE, ignore_errors=True)
