@@ -22,12 +22,19 @@ NAMES = (
 NUMBERS = {name: i for i, name in enumerate(NAMES)}
 
 
+_last_cap: int | None = None
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
-            return int(f.read())
-    except OSError:
-        return len(NAMES) - 1
+    # Read once per process: mask(), drop_bounding() and apply_sets() all ask, on the exec path too.
+    global _last_cap
+    if _last_cap is None:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
+                _last_cap = int(f.read())
+        except OSError:
+            _last_cap = len(NAMES) - 1
+    return _last_cap
 
 
 def unknown(names: tuple[str, ...]) -> list[str]:
