@@ -283,24 +283,46 @@ def test_bad_user_flag(runtime, bundle):
 
 # --- namespaces, cgroups, the runtime inside -----------------------------------------------------
 
-def test_joins_every_namespace_of_init(runtime, bundle):
+@pytest.mark.parametrize("userns", [False, True])
+def test_joins_every_namespace_of_init(runtime, bundle, userns):
     def edit(c):
         types = {n["type"] for n in c["linux"]["namespaces"]}
-        if "cgroup" not in types:
-            c["linux"]["namespaces"].append({"type": "cgroup"})
+        for t in ("cgroup", "time") + (("user",) if userns else ()):
+            if t not in types:
+                c["linux"]["namespaces"].append({"type": t})
+        if userns:
+            c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+            c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
         c["hostname"] = "inside"
-    cid, init = _running(runtime, bundle, edit=edit)
+    if userns:
+        from tests.integration.test_namespaces import _chown_tree
+
+        b = bundle(["sleep", "300"], edit=edit)
+        _chown_tree(b / "rootfs", 100000, 100000)
+        cid = runtime.new_id()
+        runtime("run", "-d", "-b", str(b), cid, check=True)
+        init = runtime.state(cid)["pid"]
+    else:
+        cid, init = _running(runtime, bundle, edit=edit)
     names = ("pid", "mnt", "net", "ipc", "uts", "cgroup", "user", "time")
     p = runtime("exec", cid, "sh", "-c", "for n in " + " ".join(names) + "; do readlink /proc/self/ns/$n; done; "
-                "hostname; cat /proc/self/cgroup; echo $$")
+                "hostname; cat /proc/self/cgroup; echo $$; id -u; cat /proc/self/uid_map")
     assert p.returncode == 0, p.stderr
     lines = p.stdout.decode().splitlines()
     for n, got in zip(names, lines):
         assert got == os.readlink(f"/proc/{init}/ns/{n}"), n
-    assert lines[len(names)] == "inside"
-    # in the cgroup namespace its cgroup is "/"; pid 1 is the container's init
-    assert all(line.endswith(":/") for line in lines[len(names) + 1:-1])
-    assert int(lines[-1]) > 1
+        assert (got == os.readlink(f"/proc/self/ns/{n}")) == (n == "user" and not userns), n
+    rest = lines[len(names):]
+    assert rest[0] == "inside"
+    # in the cgroup namespace its cgroups are "/"; pid 1 is the container's init
+    cg = [line for line in rest[1:] if line.count(":") >= 2]
+    assert cg and all(line.endswith(":/") for line in cg)
+    pid, uid, uid_map = rest[1 + len(cg):]
+    assert int(pid) > 1 and uid == "0"
+    assert uid_map.split() == (["0", "100000", "65536"] if userns else ["0", "0", "4294967295"])
+    with open(f"/proc/{init}/status") as f:
+        host_uid = _status_field(f.read(), "Uid").split()[0]
+    assert host_uid == ("100000" if userns else "0")
 
 
 def test_sub_cgroup(runtime, bundle):
@@ -334,3 +356,108 @@ def test_own_session(runtime, bundle):
     shell, stat = p.stdout.decode().splitlines()
     # a session of its own (runc's nsexec does setsid): cat's session id is the shell's pid
     assert stat.rsplit(")", 1)[1].split()[3] == shell
+
+
+def test_runtime_is_not_dumpable_inside(orphans, runtime, bundle, tmp_path):
+    """While pyoci's child is in the container it is the host's python (/proc/PID/exe): it must be
+    non-dumpable, so a container process with the same uid and capabilities cannot reach the
+    host's binary through /proc/PID/exe (CVE-2019-5736). Caught in the act: in a paused container,
+    --ignore-paused freezes the child as the runtime joins it to the cgroups, normally after it
+    dropped to the container's capabilities (it stays uid 0: a uid change alone would make the
+    kernel reset dumpability, and the test could not tell), and before execve."""
+    import subprocess
+
+    cid, init = _running(runtime, bundle)
+    with open(f"/proc/{init}/status") as f:
+        container_caps = _status_field(f.read(), "CapEff")
+    runtime("pause", cid, check=True)
+    caught = None
+    pids = []
+    for i in range(10):
+        pf = tmp_path / f"pid{i}"
+        p = runtime("exec", "--ignore-paused", "-d", "--pid-file", str(pf), cid, "sleep", "300")
+        assert p.returncode == 0, p.stderr
+        pid = int(pf.read_text())
+        pids.append(pid)
+        with open(f"/proc/{pid}/status") as f:
+            status = f.read()
+        # still pyoci (its name; execve resets it), with the container's capabilities already
+        if _status_field(status, "Name") == "pyoci:[2:EXEC]" and _status_field(status, "CapEff") == container_caps:
+            caught = pid
+            break
+    # A reader like a process in the container: uid 0 and every capability but CAP_SYS_PTRACE
+    # (a superset of the container's), so that only dumpability decides.
+    reader = ["setpriv", "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "readlink"]
+    try:
+        if caught is None:
+            pytest.skip("the runtime's child never froze between dropping capabilities and execve")
+        r = subprocess.run([*reader, f"/proc/{caught}/exe"], capture_output=True, check=False)
+        assert r.returncode != 0 and r.stdout == b""
+    finally:
+        runtime("resume", cid, check=True)
+
+    def exec_done() -> bool:
+        with open(f"/proc/{caught}/comm") as f:
+            return f.read().strip() == "sleep"
+    # once it is the user's program it is dumpable again, and the same read works
+    wait_for(exec_done)
+    r = subprocess.run([*reader, f"/proc/{caught}/exe"], capture_output=True, check=False)
+    assert r.returncode == 0 and r.stdout.strip().endswith(b"busybox"), r
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_seccomp_notify_listener_gets_the_exec_process(runtime, bundle, tmp_path):
+    """SCMP_ACT_NOTIFY: as at create, the new process's notify fd goes to listenerPath, from the
+    runtime (pidfd_getfd), with the container's state and the exec'd process's pid."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "listener.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+    got: list[dict] = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                msg, fds, _flags, _addr = socket.recv_fds(conn, 65536, 4)
+                got.append({"msg": json.loads(msg), "nfds": len(fds)})
+                for fd in fds:
+                    os.close(fd)   # nobody answers: notified syscalls then fail (ENOSYS)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def edit(c):
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+                                 "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
+    try:
+        cid, init = _running(runtime, bundle, edit=edit)
+        wait_for(lambda: len(got) == 1)
+        p = runtime("exec", "--pid-file", str(tmp_path / "pid"), cid, "sh", "-c", "mkdir /tmp/d; echo end")
+    finally:
+        srv.close()
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"end\n" and b"mkdir" in p.stderr        # the notified mkdir failed
+    assert len(got) == 2 and got[1]["nfds"] == 1
+    msg = got[1]["msg"]
+    assert msg["fds"] == ["seccompFd"] and msg["state"]["id"] == cid and msg["state"]["pid"] == init
+    assert msg["pid"] == int((tmp_path / "pid").read_text())
+
+
+def test_lsm_flags_without_an_lsm(runtime, bundle):
+    """No AppArmor or SELinux on this host: runc fails both, so do we (the profile when the kernel
+    refuses it, the label up front)."""
+    cid, _ = _running(runtime, bundle)
+    p = runtime("exec", "--apparmor", "some-profile", cid, "true")
+    assert p.returncode == 255
+    assert b"exec failed: unable to start container process: process.apparmorProfile" in p.stderr
+    p = runtime("exec", "--process-label", "system_u:system_r:container_t:s0", cid, "true")
+    assert p.returncode == 255
+    assert b"selinux label is specified in config, but selinux is disabled or not supported" in p.stderr
