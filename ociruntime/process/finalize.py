@@ -67,6 +67,9 @@ def become_user(sc, proc, seccomp=None, on_listener=None) -> None:
         caps.drop_bounding(sc, caps.mask(c.bounding))
     sc.prctl(C.PR_SET_KEEPCAPS, 1)
     identity.switch_user(proc.user)
+    # A uid change resets dumpability to fs.suid_dumpable, which may be 1: we are still the host's
+    # python until execve, so say it again (CVE-2019-5736).
+    sc.prctl(C.PR_SET_DUMPABLE, 0)
     if not cwd_done:
         chdir(proc.cwd, create=False)
     sc.prctl(C.PR_SET_KEEPCAPS, 0)
