@@ -27,6 +27,8 @@ PYTHONWARNINGS=ignore "$VENV/bin/python3" -m pip install -q --disable-pip-versio
 # Byte-compile now: callers may run us with PYTHONDONTWRITEBYTECODE=1 (this machine's default),
 # and then every start-up would compile every module again (~1 ms each).
 "$VENV/bin/python3" -m compileall -q -j 0 ociruntime bundles >/dev/null || true
+# pip's console script, rewritten to start without the site module (see ociruntime/launcher.py).
+"$VENV/bin/python3" -m ociruntime.launcher "$VENV/bin/pyoci"
 ln -sf "$VENV/bin/pyoci" /usr/local/bin/pyoci
 
 if [ "${1:-}" != "--no-demo" ]; then
