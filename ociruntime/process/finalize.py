@@ -13,6 +13,81 @@ from .. import capabilities, identity
 from ..syscalls import consts as C
 
 
+def _runtime_exe() -> tuple[int, int] | None:
+    try:
+        st = os.stat("/proc/self/exe")
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+# The runtime's own interpreter, identified at import: in the runtime, before init or exec's
+# child enter the container.
+RUNTIME_EXE = _runtime_exe()
+
+
+def _mount_ids() -> set[str] | None:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return {line.split(" ", 1)[0] for line in f}
+    except OSError:
+        return None
+
+
+def _mount_id(fd: int) -> str | None:
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            return next((line.split()[1] for line in f if line.startswith("mnt_id:")), None)
+    except OSError:
+        return None
+
+
+def _interpreter(path: str) -> str | None:
+    """The #! interpreter of a script, or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:
+            return None
+        head = os.read(fd, 256)
+    finally:
+        os.close(fd)
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n", 1)[0].split()
+    return os.fsdecode(words[0]) if words else None
+
+
+def check_executable(path: str, args0: str) -> None:
+    """Refuse a file the container reaches only through a /proc magic link: the runtime's own
+    interpreter (/proc/self/exe while we are Python, CVE-2019-5736) or a host file behind an
+    inherited fd (/proc/self/fd/N, CVE-2024-21626). Its process would hold a host binary as
+    /proc/self/exe, to overwrite once nothing runs it. The test: the file's mount is one of the
+    container's (mountinfo lists only those); without a /proc to ask, at least not our own
+    interpreter. A script's #! interpreter is checked the same way, as the kernel would run it."""
+    mounts = _mount_ids()
+    for _ in range(5):   # the kernel follows at most 4 levels of #!
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return       # execve will say why
+        try:
+            if mounts is not None:
+                outside = _mount_id(fd) not in mounts
+            else:
+                st = os.fstat(fd)
+                outside = (st.st_dev, st.st_ino) == RUNTIME_EXE
+        finally:
+            os.close(fd)
+        if outside:
+            raise OSError(13, f'exec: "{args0}": permission denied ({path} is not a file of the container)')
+        path = _interpreter(path)
+        if path is None:
+            return
+
+
 def lookup(args0: str, env: tuple[str, ...]) -> str:
     """args[0] resolved as Go's exec.LookPath does in runc, with the same error wording:
     podman maps "not found"/"no such file" to exit 127 and "permission denied" to 126."""
@@ -23,6 +98,7 @@ def lookup(args0: str, env: tuple[str, ...]) -> str:
             raise OSError(e.errno, f'exec: "{args0}": stat {args0}: {os.strerror(e.errno).lower()}') from None
         if (st.st_mode & 0o170000) == 0o040000 or not st.st_mode & 0o111:
             raise OSError(13, f'exec: "{args0}": permission denied')
+        check_executable(args0, args0)
         return args0
     path = next((e[5:] for e in env if e.startswith("PATH=")), "")
     for d in path.split(":"):
@@ -32,6 +108,7 @@ def lookup(args0: str, env: tuple[str, ...]) -> str:
         except OSError:
             continue
         if (st.st_mode & 0o170000) == 0o100000 and st.st_mode & 0o111:
+            check_executable(cand, args0)
             return cand
     raise OSError(2, f'exec: "{args0}": executable file not found in $PATH')
 

@@ -65,6 +65,10 @@ def run(a: InitArgs) -> None:
     # interpreter: make it unreachable to the container (CVE-2019-5736 class).
     sc.prctl(C.PR_SET_DUMPABLE, 0)
     os.setsid()
+    if proc.oom_score_adj is not None:
+        # Now, through the host's /proc: after pivot_root the write would go through the
+        # container's /proc, which a bind mount or a swapped directory can redirect (CVE-2025-52881).
+        limits.set_oom_score_adj(proc.oom_score_adj)
     if not a.no_new_keyring:
         _new_session_keyring(sc, a.container_id)
 
@@ -99,8 +103,6 @@ def run(a: InitArgs) -> None:
         env = env + (f"HOME={identity.home_of(proc.user.uid)}",)
     path = finalize.lookup(proc.args[0], env)
 
-    if proc.oom_score_adj is not None:
-        limits.set_oom_score_adj(proc.oom_score_adj)
     limits.apply_rlimits(proc.rlimits)
 
     first_closed = 3 + (a.preserve_fds or 0)
@@ -129,6 +131,7 @@ def run(a: InitArgs) -> None:
                         hookrun.state_dict(a.container_id, "created", host_pid, spec.bundle, spec.annotations))
         procattrs.apply_before_exec(spec, proc)
         signals.reset_for_exec()
+        finalize.check_executable(path, proc.args[0])   # again: the rootfs may have changed since create
         os.execve(path, list(proc.args), dict(e.split("=", 1) for e in env))
     except BaseException as e:
         # `start` is waiting on the status fifo: tell it why the process did not start.
