@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SetupError
 from ..syscalls import consts as C
 from . import safepath
 
@@ -101,9 +101,13 @@ def mount_one(sc, root_fd: int, m, bundle: str, index: int, idmapped_fd: int | N
     source = bind_source(m, bundle, index) if plan.is_bind else m.source
     if fstype == "cgroup":
         raise AssertionError("cgroup mounts are performed by rootfs.mount_cgroup")
+    if fstype in ("proc", "sysfs"):
+        _check_ordinary_dir(sc, root_fd, m.destination, fstype, index)
     target_fd = safepath.mount_target(sc, root_fd, m.destination, want_dir=not plan.is_bind or _source_is_dir(source))
     below_fd = -1
     try:
+        if fstype != "proc":
+            _check_not_procfs(sc, target_fd, m.destination, index)
         target = safepath.fd_path(target_fd)
         data = ",".join(plan.data) or None
         if idmapped_fd is not None:
@@ -144,6 +148,41 @@ def mount_one(sc, root_fd: int, m, bundle: str, index: int, idmapped_fd: int | N
         os.close(target_fd)
         if below_fd >= 0:
             os.close(below_fd)
+
+
+# runc's checkProcMount allow-list: files lxcfs emulates. Nothing else may be mounted over procfs:
+# the runtime and the kernel write there (oom_score_adj, LSM attributes, sysctls), and a bind of a
+# host file (or of another procfs file) would redirect those writes (CVE-2025-52881 class).
+PROC_ALLOWED = frozenset(("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+                          "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+                          "/proc/sys/kernel/ns_last_pid"))
+
+
+def _check_not_procfs(sc, target_fd: int, destination: str, index: int) -> None:
+    # Judged on the resolved target, so a symlink in the rootfs pointing into /proc is caught too.
+    if sc.fstatfs_type(target_fd) == C.PROC_SUPER_MAGIC and os.path.normpath(destination) not in PROC_ALLOWED:
+        raise SetupError(f"mounts[{index}]: {destination!r} cannot be mounted because it is inside /proc")
+
+
+def _check_ordinary_dir(sc, root_fd: int, destination: str, fstype: str, index: int) -> None:
+    """runc: proc and sysfs go on an ordinary directory, never through a symlink (a /proc that is
+    a link could later be pointed at fake files by whoever shares the rootfs)."""
+    parent, _, name = destination.strip("/").rpartition("/")
+    if not name:
+        return
+    try:
+        pfd = safepath.open_in_root(sc, root_fd, parent)
+    except FileNotFoundError:
+        return
+    try:
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    finally:
+        os.close(pfd)
+    if not stat.S_ISDIR(st.st_mode):
+        raise SetupError(f"mounts[{index}]: filesystem {fstype!r} must be mounted on ordinary directory "
+                         f"({destination} is not one)")
 
 
 def bind_source(m, bundle: str, index: int) -> str:
