@@ -18,7 +18,6 @@ def exec(g: dict, container_id: str, command: tuple[str, ...], console_socket: s
          detach: bool, pid_file: str | None, process_label: str | None, apparmor: str | None,
          no_new_privs: bool, cap: tuple[str, ...], preserve_fds: int, cgroup: tuple[str, ...],
          ignore_paused: bool) -> int:
-    _warm_cgroup_lock(3 + (preserve_fds or 0))
     from ..process import exec as ex
 
     def make_process(base: dict) -> dict:
@@ -49,68 +48,3 @@ def exec(g: dict, container_id: str, command: tuple[str, ...], console_socket: s
     sys.stderr.flush()
     os._exit(status)
 
-
-def _warm_cgroup_lock(first_free: int) -> None:
-    """Start paying, right now and in the background, for the RCU grace period that the kernel
-    spends on the first cgroup.procs write (it takes the global cgroup_threadgroup_rwsem for
-    writing: rcu_sync_enter -> synchronize_rcu, ~10-15 ms here). A no-op write of our own pid to
-    our own cgroup starts it; the real writes for the exec'd process, a few ms later, then wait
-    only for the rest of that grace period, or none. runc pays it too, but hides it behind its
-    child's Go start-up; we have no such work to hide it behind. _thread, not threading: ~0 ms."""
-    import os
-
-    try:
-        with open("/proc/self/cgroup", "rb") as f:
-            rel = next((ln[3:].strip().decode() for ln in f if ln.startswith(b"0::")), None)
-    except OSError:
-        return
-    if rel is None:
-        return
-    listen = os.environ.get("LISTEN_FDS", "0")
-    first_free += int(listen) if listen.isdigit() else 0
-    for top in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-        try:
-            low = os.open(f"{top}{rel.rstrip('/')}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        # Out of the way of the fds the process is to get (3.., LISTEN_FDS + --preserve-fds):
-        # a number the caller left free there must stay free, or we would pass on our own fd.
-        import fcntl
-
-        try:
-            fd = fcntl.fcntl(low, fcntl.F_DUPFD_CLOEXEC, max(first_free, 64))
-        except (OSError, OverflowError):
-            return
-        finally:
-            os.close(low)
-        import _thread
-
-        global _warmer
-        _warmer = _thread.allocate_lock()
-        _warmer.acquire()
-        _thread.start_new_thread(_write_own_pid, (fd, _warmer))
-        return
-
-
-_warmer = None
-
-
-def _write_own_pid(fd: int, done) -> None:
-    import os
-
-    try:
-        os.write(fd, str(os.getpid()).encode())
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-        done.release()
-
-
-def wait_warmer() -> None:
-    """Until the warming thread is gone (setns(CLONE_NEWTIME) needs a single-threaded caller)."""
-    if _warmer is not None:
-        _warmer.acquire()
-        import time
-
-        time.sleep(0.001)   # the thread releases the lock just before it ends

@@ -18,8 +18,12 @@ def document() -> dict:
     from ..rootfs import mounts
 
     options = set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE) | set(mounts.EXTENSIONS)
+    # seccomp.features() the function, reached through its module: importing the submodule
+    # ociruntime.seccomp.features rebinds the package attribute `features` to that module.
+    from ..seccomp.features import seccomp_features
+
     try:
-        sec = seccomp.features()
+        sec = seccomp_features()
     except OSError:
         sec = {"enabled": False}
     annotations = {"pyoci.version": __version__,

@@ -3,14 +3,15 @@
 ```
 P0 pyoci exec (host)                                        P2 "pyoci:[2:EXEC]"
 state + config.json copy; merge the process; seccomp; [console socket | socketpair]
-non-dumpable; open /proc/<init>/ns/*; setns(pid), setns(time)
-  (they apply to children only: P0 itself stays where it is)
-fork ─────────────────────────────────────────────────────► setns user (then uid 0 in it), ipc, uts,
-join P2 to the container's cgroups (+ --cgroup subs)          net, cgroup, mnt; setsid; keyring; [pty];
+non-dumpable; open the cgroup files and /proc/<init>/ns/*;
+setns(pid), setns(time) (they apply to children only)
+clone3(CLONE_INTO_CGROUP: the cgroup2 dir) ───────────────► write "0" to each v1 `tasks`;
+                                                              setns user (then uid 0 in it), ipc, uts,
+                                                              net, cgroup, mnt; setsid; keyring; [pty];
                                                               HOME; resolve args[0]; rlimits;
                                                               LSM, sched, affinity; fds;
 take + send to listenerPath ◄── seccomp-fd ── / ── seccomp-done ──► user, caps, no_new_privs, seccomp
-                    ── go ──────────────────────────────────► (execCPUAffinity.final: before LSM..)
+[paused: return]            ◄── joining ─────────────────────── [--ignore-paused: join the frozen one]
 EOF: the channel is O_CLOEXEC ◄────────────────────────────── execve
 --pid-file; --detach: exit 0 (the caller's subreaper adopts P2); else relay signals [and the tty],
 exit with its status
@@ -18,8 +19,10 @@ exit with its status
 One fork, where runc's nsexec needs two: a pid (or time) namespace set with setns applies to the
 caller's future children, so the runtime sets it on itself and forks the process straight into
 it; the process joins the other namespaces itself. It stays our child, to wait for in the
-foreground. P0 joins it to the cgroups (as runc's parent does): with --ignore-paused it freezes as
-it joins, and only P0 can then carry on. Errors from P2 arrive as `error{msg}` and are reported
+foreground. No cgroup.procs write by pid: that takes the kernel's global threadgroup rwsem for
+writing, an RCU grace period (10-20 ms on this machine, runc pays it); clone3 puts the process
+in its cgroup2 directory at birth and it moves itself into the v1 ones (`tasks`, "0": no global
+lock), through fds the runtime opened. Errors from P2 arrive as `error{msg}` and are reported
 as runc does: "exec failed: unable to start container process: <msg>".
 """
 
@@ -45,8 +48,8 @@ _OWN_FIELDS = ("terminal", "consoleSize")
 class ExecArgs:
     """What P2 needs; inherited across fork, never serialised."""
 
-    __slots__ = ("channel", "console_fd", "container_id", "extra_fds", "init_pid", "listen_fds", "ns_fds", "proc",
-                 "sc", "seccomp", "spec")
+    __slots__ = ("cg_early", "cg_late", "channel", "console_fd", "container_id", "extra_fds", "init_pid",
+                 "listen_fds", "ns_fds", "proc", "sc", "seccomp", "spec")
 
     def __init__(self, **kw: object) -> None:
         for k in self.__slots__:
@@ -179,56 +182,105 @@ def parse_cgroup_args(args: tuple[str, ...]) -> dict[str, str]:
     return paths
 
 
-def cgroup_dirs(manager, subs: dict[str, str]) -> list[str]:
-    """The directories the exec'd process joins: the container's own, or a sub-cgroup of it where
-    --cgroup names one for a controller of that hierarchy ("" = every hierarchy)."""
-    if not subs:
-        return manager.dirs()
+class CgroupPlan:
+    """Where the exec'd process goes: a directory per v1 hierarchy, the cgroup2 one (if any), and
+    which of them holds the freezer (v1 freezer.state, else cgroup2's cgroup.freeze)."""
+
+    __slots__ = ("freezer", "unified", "v1")
+
+    def __init__(self, v1: list[str], unified: str | None, freezer: str | None) -> None:
+        self.v1, self.unified, self.freezer = v1, unified, freezer
+
+
+def cgroup_plan(manager, subs: dict[str, str]) -> CgroupPlan:
+    """The container's own directories, or a sub-cgroup of one where --cgroup names it for a
+    controller of that hierarchy ("" = every hierarchy), checked to exist and stay inside."""
     d = manager.d
-    hier: list[tuple[str, set[str]]] = []
+    hier: list[tuple[str, set[str], bool]] = []
     for name, base in (d.get("v1") or {}).items():
         ctrls = set((d.get("v1opts") or {}).get(name, name).split(","))
         ctrls |= {c[5:] for c in ctrls if c.startswith("name=")}
-        hier.append((base, ctrls))
+        hier.append((base, ctrls, False))
     if d.get("unified"):
-        hier.append((d["unified"], set(d.get("uctl") or ()) | {"unified"}))
-    known = set().union(*(c for _, c in hier)) if hier else set()
+        hier.append((d["unified"], set(d.get("uctl") or ()) | {"unified"}, True))
+    known = set().union(*(c for _, c, _ in hier)) if hier else set()
     for ctrl in subs:
         if ctrl and ctrl not in known:
             raise PyociError(f"unknown controller {ctrl} in --cgroup argument")
-    out = []
-    for base, ctrls in hier:
+    freeze_dir = os.path.dirname(d["freeze"]) if d.get("freeze") else None
+    plan = CgroupPlan([], None, None)
+    for base, ctrls, unified in hier:
         sub = subs.get("")
         for c in ctrls:
             if c in subs:
                 if sub is not None and sub != subs[c]:
                     raise PyociError(f"conflicting --cgroup paths for the controllers of {base}")
                 sub = subs[c]
-        if sub is None:
-            out.append(base)
-            continue
-        path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
-        if path != base and not path.startswith(base + "/"):
-            raise PyociError(f"bad sub cgroup path: {sub}")
-        if not os.path.isdir(path):
-            raise PyociError(f"--cgroup {sub}: no such cgroup {path}")
-        out.append(path)
-    return out
+        path = base
+        if sub is not None:
+            path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
+            if path != base and not path.startswith(base + "/"):
+                raise PyociError(f"bad sub cgroup path: {sub}")
+            if not os.path.isdir(path):
+                raise PyociError(f"--cgroup {sub}: no such cgroup {path}")
+        if unified:
+            plan.unified = path
+        else:
+            plan.v1.append(path)
+        if base == freeze_dir:
+            plan.freezer = path
+    return plan
 
 
-def _join_cgroups(dirs: list[str], pid: int) -> None:
-    for d in dirs:
-        path = os.path.join(d, "cgroup.procs")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, str(pid).encode())
-            finally:
-                os.close(fd)
-        except OSError as e:
-            # runc: "error adding pid N to cgroups: failed to write N: openat2 <path>: ..."
-            raise PyociError(f"error adding pid {pid} to cgroups: failed to write {pid}: {path}: "
-                             f"{os.strerror(e.errno).lower()}") from None
+def _open_cgroup_file(d: str, name: str) -> tuple[str, int]:
+    path = os.path.join(d, name)
+    try:
+        return path, os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise PyociError(f"error adding the process to cgroups: {path}: {os.strerror(e.errno).lower()}") from None
+
+
+def _join_cgroup(path: str, fd: int) -> None:
+    """In P2: move ourselves ("0") through an fd the runtime opened (the opener's rights count)."""
+    try:
+        os.write(fd, b"0")
+    except OSError as e:
+        # runc: "error adding pid N to cgroups: failed to write N: openat2 <path>: ..."
+        pid = os.getpid()
+        raise OSError(e.errno, f"error adding pid {pid} to cgroups: failed to write {pid}: {path}: "
+                      f"{os.strerror(e.errno).lower()}") from None
+    finally:
+        os.close(fd)
+
+
+CLONE_INTO_CGROUP = 0x200000000
+SYS_CLONE3 = 435        # the same on every architecture (the unified table)
+
+
+def clone_into_cgroup(cgroup_fd: int) -> int:
+    """fork(), but the child starts in the cgroup2 directory cgroup_fd: clone3(CLONE_INTO_CGROUP),
+    Linux 5.7. Moving a running process instead (a cgroup.procs write) takes the global
+    cgroup_threadgroup_rwsem for writing, an RCU grace period: 10-20 ms here, most of an exec.
+
+    Called through PyDLL so the GIL stays held: the runtime is single-threaded and the child, like
+    os.fork()'s, resumes with the interpreter in a consistent state. What os.fork() adds
+    (PyOS_AfterFork_Child) re-initialises other threads' state and at-fork hooks, of which this
+    process has none; the child only runs our code and then execve()s or _exit()s."""
+    import ctypes
+
+    class CloneArgs(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint64) for n in ("flags", "pidfd", "child_tid", "parent_tid", "exit_signal",
+                                                   "stack", "stack_size", "tls", "set_tid", "set_tid_size",
+                                                   "cgroup")]
+
+    args = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signals.SIGCHLD, cgroup=cgroup_fd)
+    syscall = ctypes.PyDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+    pid = syscall(ctypes.c_long(SYS_CLONE3), ctypes.byref(args), ctypes.c_long(ctypes.sizeof(args)))
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone3: {os.strerror(err)}")
+    return pid
 
 
 # --- file descriptors ---------------------------------------------------------------------------
@@ -310,7 +362,7 @@ def execute(g: dict, container_id: str, make_process, *, detach: bool = False, p
         manager = cgroups.reopen(state.cgroup)
     elif subs:
         raise PyociError("--cgroup: the container has no cgroup")
-    dirs = cgroup_dirs(manager, subs) if manager is not None else []
+    cg = cgroup_plan(manager, subs) if manager is not None else CgroupPlan([], None, None)
     seccomp = None
     if spec.linux.seccomp is not None:
         from .. import seccomp as sec
@@ -342,7 +394,7 @@ def execute(g: dict, container_id: str, make_process, *, detach: bool = False, p
         pid = _spawn(ExecArgs(spec=spec, proc=proc, container_id=container_id, init_pid=state.pid,
                               console_fd=console_fd, listen_fds=n_listen, extra_fds=n_listen + preserve_fds,
                               seccomp=seccomp),
-                     dirs, frozen=status == "paused", hooks_state=(state, spec))
+                     cg, frozen=status == "paused", hooks_state=(state, spec))
     finally:
         if console_fd >= 0:
             os.close(console_fd)
@@ -365,38 +417,59 @@ def execute(g: dict, container_id: str, make_process, *, detach: bool = False, p
     return tty.supervise(pid, master)
 
 
-def _spawn(a: ExecArgs, dirs: list[str], frozen: bool, hooks_state) -> int:
-    """Fork P2 into the container's pid namespace and see it through to execve; return its pid."""
+def _spawn(a: ExecArgs, cg: CgroupPlan, frozen: bool, hooks_state) -> int:
+    """Start P2 in the container's pid namespace and cgroup2 directory and see it through to
+    execve; return its pid. P2 moves itself into the v1 hierarchies (writing "0" to `tasks` moves
+    only the caller and skips the global lock that moving a process by pid takes); in a paused
+    container it joins the frozen hierarchy last, once it says it is ready (`joining`)."""
     a.sc = SYSCALLS
     # Before joining anything: our /proc/PID/exe is the host's python, which the container
     # must not reach through /proc (CVE-2019-5736); P2 inherits it.
     a.sc.prctl(C.PR_SET_DUMPABLE, 0)
-    a.ns_fds = _open_namespaces(a.init_pid)
-    ch = a.channel = Channel()
+    a.cg_early, a.cg_late = [], []
+    opened: list[int] = []
     try:
+        for d in cg.v1:
+            path, fd = _open_cgroup_file(d, "tasks")
+            opened.append(fd)
+            (a.cg_late if frozen and d == cg.freezer else a.cg_early).append((path, fd))
+        born_in = -1
+        if cg.unified and not (frozen and cg.unified == cg.freezer):
+            born_in = os.open(cg.unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            opened.append(born_in)
+        elif cg.unified:
+            path, fd = _open_cgroup_file(cg.unified, "cgroup.procs")
+            opened.append(fd)
+            a.cg_late.append((path, fd))
+        a.ns_fds = _open_namespaces(a.init_pid)
+        opened += [fd for _, fd in a.ns_fds]
+        ch = a.channel = Channel()
         for t, fd in a.ns_fds:
             if t in ("pid", "time"):
-                if t == "time":
-                    _wait_lock_warmer()     # setns(time) wants a single-threaded caller
-                _setns(a.sc, t, fd)
-        pid = os.fork()
+                _setns(a.sc, t, fd)     # for our children only
+        pid = -1
+        if born_in >= 0:
+            try:
+                pid = clone_into_cgroup(born_in)
+            except OSError:
+                # Before Linux 5.7 (or refused): fork, and P2 joins like the v1 hierarchies.
+                path, fd = _open_cgroup_file(cg.unified, "cgroup.procs")
+                opened.append(fd)
+                a.cg_early.append((path, fd))
+        if pid < 0:
+            pid = os.fork()
         if pid == 0:
             ch.child_side()
             _child_main(ch, "exec", lambda: _child(a))
     finally:
-        for _, fd in a.ns_fds:
+        for fd in opened:
             os.close(fd)
     ch.parent_side()
     try:
-        _join_cgroups(dirs, pid)
-        try:
-            ch.send(protocol.GO)
-        except BrokenPipeError:
-            pass        # P2 failed already: its error{} is in the pipe
-        while not frozen:   # --ignore-paused: it joined a frozen cgroup and runs on resume
+        while True:
             msg = ch.recv()
             if msg is None:
-                break
+                break       # EOF: P2 exec'd (the channel is O_CLOEXEC) or died
             t = msg.get("type")
             if t == protocol.LOG:
                 log.emit(msg.get("level", "info"), msg.get("msg", ""))
@@ -406,6 +479,8 @@ def _spawn(a: ExecArgs, dirs: list[str], frozen: bool, hooks_state) -> int:
             elif t == protocol.SECCOMP_FD:
                 _hand_over_listener(a, pid, int(msg["fd"]), hooks_state)
                 ch.send(protocol.SECCOMP_DONE)
+            elif t == JOINING:
+                break       # --ignore-paused: set up; it freezes as it joins and runs on resume
             else:
                 raise InitError(f"protocol error: unexpected {t!r}")
     except BaseException:
@@ -418,6 +493,9 @@ def _spawn(a: ExecArgs, dirs: list[str], frozen: bool, hooks_state) -> int:
     finally:
         ch.close()
     return pid
+
+
+JOINING = "joining"
 
 
 def _open_namespaces(init_pid: int) -> list[tuple[str, int]]:
@@ -451,12 +529,6 @@ def _setns(sc, t: str, fd: int) -> None:
         raise OSError(e.errno, f"failed to setns to {t} namespace: {os.strerror(e.errno).lower()}") from None
 
 
-def _wait_lock_warmer() -> None:
-    from ..cli import exec as cli_exec
-
-    cli_exec.wait_warmer()
-
-
 def _hand_over_listener(a: ExecArgs, pid: int, remote_fd: int, hooks_state) -> None:
     from .. import hooks
     from .. import seccomp as sec
@@ -475,6 +547,8 @@ def _hand_over_listener(a: ExecArgs, pid: int, remote_fd: int, hooks_state) -> N
 def _child(a: ExecArgs) -> None:
     sc, proc, ch = a.sc, a.proc, a.channel
     sc.set_name("pyoci:[2:EXEC]")
+    for cg_path, fd in a.cg_early:
+        _join_cgroup(cg_path, fd)
     for t, fd in a.ns_fds:
         if t not in ("pid", "time"):
             _setns(sc, t, fd)
@@ -504,12 +578,6 @@ def _child(a: ExecArgs) -> None:
             limits.set_oom_score_adj(proc.oom_score_adj)
         limits.apply_rlimits(proc.rlimits)
 
-    # The runtime puts us in the container's cgroups meanwhile (the first cgroup.procs write can
-    # take ~10 ms: an RCU grace period). Wait for it as late as we may: only execve must come
-    # after it, unless execCPUAffinity.final must override the affinity the cpuset gives on entry.
-    go = _Go(ch)
-    if procattrs.exec_affinity(a.spec, proc).get("final"):
-        go.wait()
     procattrs.apply_privileged(a.spec, proc, exec_process=True)
     first_closed = 3 + a.extra_fds
     finalize.mark_cloexec_from(first_closed, sc)
@@ -518,36 +586,16 @@ def _child(a: ExecArgs) -> None:
 
     def hand_over_listener(fd: int) -> None:
         ch.send(protocol.SECCOMP_FD, fd=fd)
-        go.wait(protocol.SECCOMP_DONE)
+        ch.expect(protocol.SECCOMP_DONE)
 
     finalize.become_user(sc, proc, a.seccomp, hand_over_listener)
     procattrs.apply_before_exec(a.spec, proc, exec_process=True)
-    go.wait()
+    if a.cg_late:
+        ch.send(JOINING)
+        for cg_path, fd in a.cg_late:
+            _join_cgroup(cg_path, fd)   # a frozen cgroup: we stop here until `resume`
     signals.reset_for_exec()
     os.execve(path, list(proc.args), dict(e.split("=", 1) for e in env))
-
-
-class _Go:
-    """P2's reader of the runtime's messages: `go` may come before or after `seccomp-done`."""
-
-    def __init__(self, ch: Channel) -> None:
-        self.ch, self.seen = ch, False
-
-    def wait(self, type_: str = protocol.GO) -> None:
-        if type_ == protocol.GO and self.seen:
-            return
-        while True:
-            msg = self.ch.recv()
-            if msg is None:
-                raise InitError(f"the runtime went away before sending {type_!r}")
-            if msg.get("type") == protocol.GO:
-                self.seen = True
-                if type_ == protocol.GO:
-                    return
-            elif msg.get("type") == type_:
-                return
-            else:
-                raise InitError(f"protocol error: expected {type_!r}, got {msg.get('type')!r}")
 
 
 def _join_keyring(sc, container_id: str) -> None:
