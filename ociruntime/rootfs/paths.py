@@ -36,38 +36,59 @@ def mask(sc, root_fd: int, paths: tuple[str, ...]) -> None:
         return
     null = _dev_null()
     try:
-        for p in paths:
-            fd = _open(sc, root_fd, p)
-            if fd is None:
-                continue
+        for i, p in enumerate(paths):
             try:
-                target = safepath.fd_path(fd)
-                if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    sc.mount("tmpfs", target, "tmpfs", C.MS_RDONLY, None)
-                else:
-                    sc.mount(safepath.fd_path(null), target, None, C.MS_BIND, None)
-            finally:
-                os.close(fd)
+                _mask_one(sc, root_fd, p, null)
+            except OSError as e:
+                raise _named("maskedPaths", i, p, e) from None
     finally:
         os.close(null)
 
 
+def _named(field: str, i: int, path: str, e: OSError) -> SetupError:
+    # e.g. a magic link (/proc/self/root) that openat2 refuses to follow: say which entry.
+    return SetupError(f"linux.{field}[{i}]: {path}: {os.strerror(e.errno).lower() if e.errno else e}")
+
+
+def _mask_one(sc, root_fd: int, p: str, null: int) -> None:
+    fd = _open(sc, root_fd, p)
+    if fd is None:
+        return
+    try:
+        target = safepath.fd_path(fd)
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            sc.mount("tmpfs", target, "tmpfs", C.MS_RDONLY, None)
+        else:
+            sc.mount(safepath.fd_path(null), target, None, C.MS_BIND, None)
+    finally:
+        os.close(fd)
+
+
 def readonly(sc, root_fd: int, paths: tuple[str, ...]) -> None:
-    for p in paths:
-        fd = _open(sc, root_fd, p)
-        if fd is None:
-            continue
+    for i, p in enumerate(paths):
         try:
-            sc.mount(safepath.fd_path(fd), safepath.fd_path(fd), None, C.MS_BIND | C.MS_REC, None)
-        finally:
-            os.close(fd)
-        fd = _open(sc, root_fd, p)
-        try:
-            flags = _kept(safepath.fd_path(fd))
-            sc.mount(None, safepath.fd_path(fd), None,
-                     C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | C.MS_REC | flags, None)
-        finally:
-            os.close(fd)
+            _readonly_one(sc, root_fd, p)
+        except OSError as e:
+            raise _named("readonlyPaths", i, p, e) from None
+
+
+def _readonly_one(sc, root_fd: int, p: str) -> None:
+    fd = _open(sc, root_fd, p)
+    if fd is None:
+        return
+    try:
+        sc.mount(safepath.fd_path(fd), safepath.fd_path(fd), None, C.MS_BIND | C.MS_REC, None)
+    finally:
+        os.close(fd)
+    fd = _open(sc, root_fd, p)
+    if fd is None:
+        return
+    try:
+        flags = _kept(safepath.fd_path(fd))
+        sc.mount(None, safepath.fd_path(fd), None,
+                 C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | C.MS_REC | flags, None)
+    finally:
+        os.close(fd)
 
 
 def readonly_root(sc) -> None:
