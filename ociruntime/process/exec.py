@@ -192,10 +192,11 @@ class CgroupPlan:
         self.v1, self.unified, self.freezer = v1, unified, freezer
 
 
-def cgroup_plan(manager, subs: dict[str, str]) -> CgroupPlan:
+def cgroup_plan(d: dict, subs: dict[str, str]) -> CgroupPlan:
     """The container's own directories, or a sub-cgroup of one where --cgroup names it for a
-    controller of that hierarchy ("" = every hierarchy), checked to exist and stay inside."""
-    d = manager.d
+    controller of that hierarchy ("" = every hierarchy), checked to exist and stay inside.
+    d is the cgroup manager's describe() kept in state.json (read directly: importing the
+    manager to reopen it would cost more than this needs)."""
     hier: list[tuple[str, set[str], bool]] = []
     for name, base in (d.get("v1") or {}).items():
         ctrls = set((d.get("v1opts") or {}).get(name, name).split(","))
@@ -355,14 +356,9 @@ def execute(g: dict, container_id: str, make_process, *, detach: bool = False, p
     if n_listen:
         proc.env = proc.env + (f"LISTEN_FDS={n_listen}",)   # LISTEN_PID: P2 knows its pid
     subs = parse_cgroup_args(cgroup)
-    manager = None
-    if state.cgroup:
-        from .. import cgroups
-
-        manager = cgroups.reopen(state.cgroup)
-    elif subs:
+    if subs and not state.cgroup:
         raise PyociError("--cgroup: the container has no cgroup")
-    cg = cgroup_plan(manager, subs) if manager is not None else CgroupPlan([], None, None)
+    cg = cgroup_plan(state.cgroup, subs) if state.cgroup else CgroupPlan([], None, None)
     seccomp = None
     if spec.linux.seccomp is not None:
         from .. import seccomp as sec
