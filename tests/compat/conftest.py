@@ -45,16 +45,7 @@ _protected: set[int] = set()  # children whose exit status a Popen object still 
 # work; see the commit that adds an entry). They run as non-strict xfail only when the runtime
 # under test is pyoci, so CI stays usable while the failure stays visible (XFAIL/XPASS lines);
 # PYOCI_COMPAT_STRICT=1 runs them as plain tests. Remove an entry when it passes.
-_NO_PTY_IOCTLS = "console.py: Python's termios has no TIOCSPTLCK/TIOCGPTN (use the raw ioctls)"
-_NO_EXEC = "`pyoci exec`: ociruntime/cli/exec.py not in git yet (ModuleNotFoundError)"
-KNOWN_PYOCI_BUGS = {
-    "test_podman.py::test_exec*": _NO_EXEC,
-    "test_containerd.py::test_task_exec*": _NO_EXEC,
-    "test_podman.py::test_tty*": _NO_PTY_IOCTLS,
-    "test_podman.py::test_exec_tty": _NO_PTY_IOCTLS,
-    "test_containerd.py::test_tty*": _NO_PTY_IOCTLS,
-    "test_containerd.py::test_task_exec_tty": _NO_PTY_IOCTLS,
-}
+KNOWN_PYOCI_BUGS: dict[str, str] = {}  # none today (exec and the pty ioctls were fixed)
 
 
 def _runtime_path() -> str | None:
