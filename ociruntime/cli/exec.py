@@ -19,13 +19,14 @@ def exec(g: dict, container_id: str, command: tuple[str, ...], console_socket: s
          no_new_privs: bool, cap: tuple[str, ...], preserve_fds: int, cgroup: tuple[str, ...],
          ignore_paused: bool) -> int:
     from ..process import exec as ex
+    from ..process import execproc
 
     def make_process(base: dict) -> dict:
         if process:
-            return ex.process_from_file(process, base)
+            return execproc.process_from_file(process, base)
         if not command:
             raise PyociError("process args cannot be empty")
-        return ex.process_from_flags(base, command, cwd=cwd, env=env, tty=tty, user=user,
+        return execproc.process_from_flags(base, command, cwd=cwd, env=env, tty=tty, user=user,
                                      additional_gids=additional_gids, cap=cap, no_new_privs=no_new_privs,
                                      apparmor=apparmor, process_label=process_label)
 

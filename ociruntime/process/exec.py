@@ -36,13 +36,10 @@ from .. import identity, jsonio, log, namespaces, procattrs
 from ..errors import InitError, PyociError, WrongState
 from ..syscalls import consts as C
 from ..syscalls.linux import SYSCALLS
-from . import finalize, protocol, signals
+from . import execcg, execproc, finalize, protocol, signals
 from .channel import Channel
+from .execproc import listen_fds  # noqa: F401  (create's socket activation uses it)
 from .spawn import _child_main, _reap
-
-# Process fields a --process file does not inherit from the container: a terminal needs a
-# console socket of its own, and the container's size is not this terminal's.
-_OWN_FIELDS = ("terminal", "consoleSize")
 
 
 class ExecArgs:
@@ -54,270 +51,6 @@ class ExecArgs:
     def __init__(self, **kw: object) -> None:
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
-
-
-# --- the process object -------------------------------------------------------------------------
-
-def process_from_file(path: str, base: dict) -> dict:
-    """A runtime-spec `process` object from --process, every absent field taken from the container's
-    (runc does so for capabilities, rlimits, apparmorProfile and selinuxLabel; pyoci for all but
-    terminal and consoleSize, where runc's Go zero values -- uid 0, no env, empty cwd -- would be
-    an error or a surprise). Sub-objects are replaced whole: a given `user` brings its own gids."""
-    try:
-        with open(path, "rb") as f:
-            doc = jsonio.loads(f.read())
-    except OSError as e:
-        raise PyociError(f"open {path}: {os.strerror(e.errno).lower()}") from None
-    except ValueError as e:
-        raise PyociError(f"{path}: invalid JSON: {e}") from None
-    if not isinstance(doc, dict):
-        raise PyociError(f"{path}: a process object is a JSON object")
-    merged = {k: v for k, v in base.items() if k not in _OWN_FIELDS}
-    merged.update(doc)
-    return merged
-
-
-def process_from_flags(base: dict, args: tuple[str, ...], cwd: str | None = None, env: tuple[str, ...] = (),
-                       tty: bool = False, user: str | None = None, additional_gids: tuple[str, ...] = (),
-                       cap: tuple[str, ...] = (), no_new_privs: bool = False, apparmor: str | None = None,
-                       process_label: str | None = None) -> dict:
-    """runc's getProcess for the command-line form: the container's process with args replaced and
-    the flags applied on top."""
-    p = {k: v for k, v in base.items() if k not in _OWN_FIELDS}
-    p["args"] = list(args)
-    p["terminal"] = bool(tty)
-    if cwd:
-        p["cwd"] = cwd
-    if apparmor:
-        p["apparmorProfile"] = apparmor
-    if process_label:
-        p["selinuxLabel"] = process_label
-    if cap:
-        caps = {k: list(v) for k, v in (p.get("capabilities") or {}).items()}
-        # runc (since 1.1.6) adds to every set but inheritable.
-        for s in ("bounding", "effective", "permitted", "ambient"):
-            caps[s] = caps.get(s, []) + list(cap)
-        p["capabilities"] = caps
-    if env:
-        p["env"] = list(p.get("env") or ()) + list(env)
-    if no_new_privs:
-        p["noNewPrivileges"] = True
-    u = dict(p.get("user") or {})
-    if user:
-        uid, sep, gid = user.partition(":")
-        u["uid"] = _int(uid, "uid")
-        if sep:
-            u["gid"] = _int(gid, "gid")
-    for g in additional_gids:
-        n = _int(g, "additional-gids")
-        if n < 0:
-            raise PyociError(f"additional-gids must be a positive number {n}")
-        u["additionalGids"] = list(u.get("additionalGids") or ()) + [n]
-    p["user"] = u
-    return p
-
-
-def _int(text: str, what: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise PyociError(f'parsing {text} as int for {what} failed: strconv.Atoi: parsing "{text}": '
-                         "invalid syntax") from None
-
-
-def build(raw: dict):
-    """The Process record for raw, checked as runc's validateProcessSpec does (+ names pyoci knows)."""
-    from ..capabilities import unknown
-    from ..config.load import build_process
-
-    try:
-        proc = build_process(raw)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise PyociError(f"process: malformed field {e}") from None
-    if not proc.cwd or raw.get("cwd") == "":
-        raise PyociError("Cwd property must not be empty")
-    if not proc.cwd.startswith("/"):
-        raise PyociError("Cwd must be an absolute path")
-    if not proc.args:
-        raise PyociError("args must not be empty")
-    if proc.capabilities is not None:
-        for s in ("bounding", "effective", "permitted", "inheritable", "ambient"):
-            bad = unknown(getattr(proc.capabilities, s))
-            if bad:
-                raise PyociError(f"process.capabilities.{s}: unknown capability {bad[0]!r}")
-    for r in proc.rlimits:
-        from ..limits import RLIMITS
-
-        if r.type not in RLIMITS:
-            raise PyociError(f"process.rlimits: unknown rlimit {r.type!r}")
-    for e in proc.env:
-        if "=" not in e:
-            raise PyociError(f"process.env: {e!r} is not of the form KEY=value")
-    if proc.selinux_label and not procattrs.selinux_enabled():
-        # runc's validateProcessSpec, word for word.
-        raise PyociError("selinux label is specified in config, but selinux is disabled or not supported")
-    return proc
-
-
-# --- cgroups ------------------------------------------------------------------------------------
-
-def parse_cgroup_args(args: tuple[str, ...]) -> dict[str, str]:
-    """--cgroup [<controller>[,<controller>...]:]<path> as runc's getSubCgroupPaths: {ctrl or "": path}."""
-    paths: dict[str, str] = {}
-    for a in args:
-        parts = a.split(":")
-        if len(parts) > 2:
-            raise PyociError(f"invalid --cgroup argument: {a}")
-        if len(parts) == 1:
-            if len(args) != 1:
-                raise PyociError(f"invalid --cgroup argument: {a} (missing <controller>: prefix)")
-            paths[""] = a
-            continue
-        for ctrl in parts[0].split(","):
-            if not ctrl:
-                raise PyociError(f"invalid --cgroup argument: {a} (empty <controller> prefix)")
-            if ctrl in paths:
-                raise PyociError(f"invalid --cgroup argument(s): controller {ctrl} specified multiple times")
-            paths[ctrl] = parts[1]
-    return paths
-
-
-class CgroupPlan:
-    """Where the exec'd process goes: a directory per v1 hierarchy, the cgroup2 one (if any), and
-    which of them holds the freezer (v1 freezer.state, else cgroup2's cgroup.freeze)."""
-
-    __slots__ = ("freezer", "unified", "v1")
-
-    def __init__(self, v1: list[str], unified: str | None, freezer: str | None) -> None:
-        self.v1, self.unified, self.freezer = v1, unified, freezer
-
-
-def cgroup_plan(d: dict, subs: dict[str, str]) -> CgroupPlan:
-    """The container's own directories, or a sub-cgroup of one where --cgroup names it for a
-    controller of that hierarchy ("" = every hierarchy), checked to exist and stay inside.
-    d is the cgroup manager's describe() kept in state.json (read directly: importing the
-    manager to reopen it would cost more than this needs)."""
-    hier: list[tuple[str, set[str], bool]] = []
-    for name, base in (d.get("v1") or {}).items():
-        ctrls = set((d.get("v1opts") or {}).get(name, name).split(","))
-        ctrls |= {c[5:] for c in ctrls if c.startswith("name=")}
-        hier.append((base, ctrls, False))
-    if d.get("unified"):
-        hier.append((d["unified"], set(d.get("uctl") or ()) | {"unified"}, True))
-    known = set().union(*(c for _, c, _ in hier)) if hier else set()
-    for ctrl in subs:
-        if ctrl and ctrl not in known:
-            raise PyociError(f"unknown controller {ctrl} in --cgroup argument")
-    freeze_dir = os.path.dirname(d["freeze"]) if d.get("freeze") else None
-    plan = CgroupPlan([], None, None)
-    for base, ctrls, unified in hier:
-        sub = subs.get("")
-        for c in ctrls:
-            if c in subs:
-                if sub is not None and sub != subs[c]:
-                    raise PyociError(f"conflicting --cgroup paths for the controllers of {base}")
-                sub = subs[c]
-        path = base
-        if sub is not None:
-            path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
-            if path != base and not path.startswith(base + "/"):
-                raise PyociError(f"bad sub cgroup path: {sub}")
-            if not os.path.isdir(path):
-                raise PyociError(f"--cgroup {sub}: no such cgroup {path}")
-        if unified:
-            plan.unified = path
-        else:
-            plan.v1.append(path)
-        if base == freeze_dir:
-            plan.freezer = path
-    return plan
-
-
-def _open_cgroup_file(d: str, name: str) -> tuple[str, int]:
-    path = os.path.join(d, name)
-    try:
-        return path, os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise PyociError(f"error adding the process to cgroups: {path}: {os.strerror(e.errno).lower()}") from None
-
-
-def _join_cgroup(path: str, fd: int) -> None:
-    """In P2: move ourselves ("0") through an fd the runtime opened (the opener's rights count)."""
-    try:
-        os.write(fd, b"0")
-    except OSError as e:
-        # runc: "error adding pid N to cgroups: failed to write N: openat2 <path>: ..."
-        pid = os.getpid()
-        raise OSError(e.errno, f"error adding pid {pid} to cgroups: failed to write {pid}: {path}: "
-                      f"{os.strerror(e.errno).lower()}") from None
-    finally:
-        os.close(fd)
-
-
-CLONE_INTO_CGROUP = 0x200000000
-SYS_CLONE3 = 435        # the same on every architecture (the unified table)
-
-
-def clone_into_cgroup(cgroup_fd: int) -> int:
-    """fork(), but the child starts in the cgroup2 directory cgroup_fd: clone3(CLONE_INTO_CGROUP),
-    Linux 5.7. Moving a running process instead (a cgroup.procs write) takes the global
-    cgroup_threadgroup_rwsem for writing, an RCU grace period: 10-20 ms here, most of an exec.
-
-    Called through PyDLL so the GIL stays held: the runtime is single-threaded and the child, like
-    os.fork()'s, resumes with the interpreter in a consistent state. What os.fork() adds
-    (PyOS_AfterFork_Child) re-initialises other threads' state and at-fork hooks, of which this
-    process has none; the child only runs our code and then execve()s or _exit()s."""
-    import ctypes
-
-    class CloneArgs(ctypes.Structure):
-        _fields_ = [(n, ctypes.c_uint64) for n in ("flags", "pidfd", "child_tid", "parent_tid", "exit_signal",
-                                                   "stack", "stack_size", "tls", "set_tid", "set_tid_size",
-                                                   "cgroup")]
-
-    args = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signals.SIGCHLD, cgroup=cgroup_fd)
-    syscall = ctypes.PyDLL(None, use_errno=True).syscall
-    syscall.restype = ctypes.c_long
-    pid = syscall(ctypes.c_long(SYS_CLONE3), ctypes.byref(args), ctypes.c_long(ctypes.sizeof(args)))
-    if pid < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"clone3: {os.strerror(err)}")
-    return pid
-
-
-# --- file descriptors ---------------------------------------------------------------------------
-
-def listen_fds() -> int:
-    """Socket activation (sd_listen_fds): LISTEN_FDS counts only when LISTEN_PID is us."""
-    n, pid = os.environ.get("LISTEN_FDS", ""), os.environ.get("LISTEN_PID", "")
-    if n.isdigit() and pid == str(os.getpid()):
-        return int(n)
-    return 0
-
-
-def check_fds(n_listen: int, preserve: int) -> None:
-    if not (n_listen or preserve):
-        return
-    import resource
-
-    # Each fd is checked (and later made inheritable) one by one: refuse what cannot be open.
-    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if n_listen > limit - 3:
-        raise PyociError(f"LISTEN_FDS={n_listen}: more than the open files limit")
-    if not 0 <= preserve <= limit - 3 - n_listen:
-        raise PyociError(f"--preserve-fds {preserve}: must be between 0 and {limit - 3 - n_listen} "
-                         "(the open files limit)")
-    for fd in range(3, 3 + n_listen):
-        try:
-            os.fstat(fd)
-        except OSError:
-            raise PyociError(f"LISTEN_FDS={n_listen}: fd {fd} is not open") from None
-    base = 3 + n_listen
-    for fd in range(base, base + preserve):
-        try:
-            os.fstat(fd)
-        except OSError as e:
-            raise PyociError(f"unable to stat preserved-fd {fd - base} (of {preserve}): "
-                             f"stat /proc/self/fd/{fd}: {os.strerror(e.errno).lower()}") from None
 
 
 # --- P0 -----------------------------------------------------------------------------------------
@@ -345,20 +78,20 @@ def execute(g: dict, container_id: str, make_process, *, detach: bool = False, p
     except OSError as e:
         raise PyociError(f"the container's config.json copy: {os.strerror(e.errno).lower()}") from None
     spec = build_spec(doc, state.bundle)
-    proc = build(make_process(doc.get("process") or {}))
+    proc = execproc.build(make_process(doc.get("process") or {}))
 
     if detach and proc.terminal and not console_socket:
         raise PyociError("cannot allocate tty if pyoci will detach without setting console socket")
     if console_socket and (not detach or not proc.terminal):
         raise PyociError("cannot use console socket if pyoci will not detach or allocate tty")
-    n_listen = listen_fds()
-    check_fds(n_listen, preserve_fds)
+    n_listen = execproc.listen_fds()
+    execproc.check_fds(n_listen, preserve_fds)
     if n_listen:
         proc.env = proc.env + (f"LISTEN_FDS={n_listen}",)   # LISTEN_PID: P2 knows its pid
-    subs = parse_cgroup_args(cgroup)
+    subs = execcg.parse_cgroup_args(cgroup)
     if subs and not state.cgroup:
         raise PyociError("--cgroup: the container has no cgroup")
-    cg = cgroup_plan(state.cgroup, subs) if state.cgroup else CgroupPlan([], None, None)
+    cg = execcg.cgroup_plan(state.cgroup, subs) if state.cgroup else execcg.CgroupPlan([], None, None)
     seccomp = None
     if spec.linux.seccomp is not None:
         from .. import seccomp as sec
@@ -413,7 +146,7 @@ def execute(g: dict, container_id: str, make_process, *, detach: bool = False, p
     return tty.supervise(pid, master)
 
 
-def _spawn(a: ExecArgs, cg: CgroupPlan, frozen: bool, hooks_state) -> int:
+def _spawn(a: ExecArgs, cg: execcg.CgroupPlan, frozen: bool, hooks_state) -> int:
     """Start P2 in the container's pid namespace and cgroup2 directory and see it through to
     execve; return its pid. P2 moves itself into the v1 hierarchies (writing "0" to `tasks` moves
     only the caller and skips the global lock that moving a process by pid takes); in a paused
@@ -426,7 +159,7 @@ def _spawn(a: ExecArgs, cg: CgroupPlan, frozen: bool, hooks_state) -> int:
     opened: list[int] = []
     try:
         for d in cg.v1:
-            path, fd = _open_cgroup_file(d, "tasks")
+            path, fd = execcg.open_cgroup_file(d, "tasks")
             opened.append(fd)
             (a.cg_late if frozen and d == cg.freezer else a.cg_early).append((path, fd))
         born_in = -1
@@ -434,7 +167,7 @@ def _spawn(a: ExecArgs, cg: CgroupPlan, frozen: bool, hooks_state) -> int:
             born_in = os.open(cg.unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             opened.append(born_in)
         elif cg.unified:
-            path, fd = _open_cgroup_file(cg.unified, "cgroup.procs")
+            path, fd = execcg.open_cgroup_file(cg.unified, "cgroup.procs")
             opened.append(fd)
             a.cg_late.append((path, fd))
         a.ns_fds = _open_namespaces(a.init_pid)
@@ -446,10 +179,10 @@ def _spawn(a: ExecArgs, cg: CgroupPlan, frozen: bool, hooks_state) -> int:
         pid = -1
         if born_in >= 0:
             try:
-                pid = clone_into_cgroup(born_in)
+                pid = execcg.clone_into_cgroup(born_in)
             except OSError:
                 # Before Linux 5.7 (or refused): fork, and P2 joins like the v1 hierarchies.
-                path, fd = _open_cgroup_file(cg.unified, "cgroup.procs")
+                path, fd = execcg.open_cgroup_file(cg.unified, "cgroup.procs")
                 opened.append(fd)
                 a.cg_early.append((path, fd))
         if pid < 0:
@@ -544,7 +277,7 @@ def _child(a: ExecArgs) -> None:
     sc, proc, ch = a.sc, a.proc, a.channel
     sc.set_name("pyoci:[2:EXEC]")
     for cg_path, fd in a.cg_early:
-        _join_cgroup(cg_path, fd)
+        execcg.join_cgroup(cg_path, fd)
     for t, fd in a.ns_fds:
         if t not in ("pid", "time"):
             _setns(sc, t, fd)
@@ -589,7 +322,7 @@ def _child(a: ExecArgs) -> None:
     if a.cg_late:
         ch.send(JOINING)
         for cg_path, fd in a.cg_late:
-            _join_cgroup(cg_path, fd)   # a frozen cgroup: we stop here until `resume`
+            execcg.join_cgroup(cg_path, fd)   # a frozen cgroup: we stop here until `resume`
     signals.reset_for_exec()
     os.execve(path, list(proc.args), dict(e.split("=", 1) for e in env))
 
