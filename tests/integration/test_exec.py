@@ -461,3 +461,24 @@ def test_lsm_flags_without_an_lsm(runtime, bundle):
     p = runtime("exec", "--process-label", "system_u:system_r:container_t:s0", cid, "true")
     assert p.returncode == 255
     assert b"selinux label is specified in config, but selinux is disabled or not supported" in p.stderr
+
+
+def test_without_clone_into_cgroup(runtime, bundle):
+    """Before Linux 5.7 (or if the kernel refuses it) clone3(CLONE_INTO_CGROUP) fails: exec then
+    forks, and the process moves itself into the cgroup2 directory too."""
+    import subprocess
+    import sys
+
+    cid, init = _running(runtime, bundle)
+    code = ("import errno, sys\n"
+            "from ociruntime.process import execcg\n"
+            "def refuse(fd):\n"
+            "    raise OSError(errno.ENOSYS, 'clone3: not here')\n"
+            "execcg.clone_into_cgroup = refuse\n"
+            "from ociruntime.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    p = subprocess.run([sys.executable, "-c", code, "--root", str(runtime.root), "exec", cid, "cat", "/proc/self/cgroup"],
+                       capture_output=True, check=False, timeout=60)
+    assert p.returncode == 0, p.stderr
+    with open(f"/proc/{init}/cgroup") as f:
+        assert p.stdout.decode() == f.read()
