@@ -53,9 +53,10 @@ def emit(level: str, msg: str) -> None:
         if path is None:
             # On a terminal or a client's stderr pipe: the plain message, one line, no escaping.
             text = msg if level == "error" else f"{level}: {msg}"
-            os.write(2, (text.replace("\n", " ") + "\n").encode())
+            # backslashreplace: a message quoting a config value with a lone surrogate must still print.
+            os.write(2, (text.replace("\n", " ") + "\n").encode(errors="backslashreplace"))
         else:
-            line = format_record(level, msg).encode()
+            line = format_record(level, msg).encode(errors="backslashreplace")
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 os.write(fd, line)
