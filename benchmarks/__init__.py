@@ -1,0 +1,1 @@
+"""pyoci vs runc vs crun benchmarks: `sudo benchmarks/run.sh` (see README.md)."""
