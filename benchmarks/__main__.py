@@ -500,13 +500,26 @@ def versions(rt: dict[str, str | None]) -> str:
         p = subprocess.run([path, "--version"], capture_output=True, text=True)
         first = (p.stdout or p.stderr).strip().splitlines()
         out.append(f"{name}: {first[0] if first else '?'}")
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True).stdout.strip()
-        out[0] += f" (git {rev})" if rev else ""
-    except OSError:
-        pass
+    if rt.get("pyoci"):
+        out[0] += f" ({pyoci_source(rt['pyoci'])})"
     return "; ".join(out)
+
+
+def pyoci_source(pyoci: str) -> str:
+    """Which tree the installed pyoci runs (its console script's sys.path), and that tree's commit."""
+    try:
+        text = (importtime.prelude(pyoci) + "import ociruntime, os\n"
+                "print(os.path.dirname(os.path.dirname(ociruntime.__file__)))\n")
+        p = subprocess.run([*importtime.interpreter(pyoci), "-c", text.split("\n", 1)[1]],
+                           capture_output=True, text=True, timeout=30)
+        tree = p.stdout.strip()
+        rev = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", tree, "status", "--porcelain", "--untracked-files=no",
+                                "ociruntime"], capture_output=True, text=True, timeout=30).stdout.strip()
+        return f"{tree} at git {rev or '?'}{' + uncommitted changes' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return "source unknown"
 
 
 def render(b: Bench, started: str, load_before: str, load_after: str, layout: str) -> str:
@@ -528,7 +541,8 @@ def render(b: Bench, started: str, load_before: str, load_after: str, layout: st
         target = ""
         if row.target:
             limit = TARGETS[row.target]
-            target = f"≤ {limit:.2f}x" + ("" if ratio is None else (" met" if ratio <= limit else " **missed**"))
+            verdict = "" if ratio is None else (" met" if ratio <= limit else " **missed**")
+            target = f"≤ {limit:.2f}x{verdict}"
         lines.append(f"| {row.title} | {row.cell('pyoci')} | {row.cell('runc')} | {row.cell('crun')} "
                      f"| {rtext} | {target} | {row.layout} |")
     imports = getattr(b, "imports", None)

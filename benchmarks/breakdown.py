@@ -213,7 +213,8 @@ class Breakdown:
             trace = outdir / f"{cmd}.{k}.strace"
             self.strace_once(cmd, cid, trace)
             texts.append(trace.read_text(errors="replace"))
-        print(f"\n### `pyoci {cmd}` under strace -f -ttt --seccomp-bpf (median of {runs}; {outdir}/{cmd}.*.strace)")
+        print(f"\n### `pyoci {cmd}` under strace -f -ttt --seccomp-bpf "
+              f"(median of {runs}; {outdir}/{cmd}.*.strace)")
         print("```\n" + timeline(texts) + "\n```")
 
     def strace_once(self, cmd: str, cid: str, trace: Path) -> None:

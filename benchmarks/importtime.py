@@ -5,7 +5,8 @@ Each command runs for real (create, start, state, exec, kill, delete of one cont
 (which inherit the setting and write to the same stderr) are counted too. For each command:
 the sum of the top-level lines' cumulative times, split into what the interpreter imports before
 any pyoci code runs (encodings, and site with its .pth hooks unless the script runs with -S: the
-modules the console script's own first lines import) and what pyoci imports; and the heaviest modules by their own ("self") time. Medians over the samples.
+modules the console script's own first lines import) and what pyoci imports; and the heaviest
+modules by their own ("self") time. Medians over the samples.
 -X importtime itself slows imports down a little; compare commands with each other, and see
 benchmarks/README.md for wall-clock measurements of the same imports.
 """
