@@ -312,7 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: reap the inits
-    Breakdown(a).run()
+    bd = Breakdown(a)
+    try:
+        bd.run()
+    finally:
+        os.chdir("/")
+        shutil.rmtree(bd.tmp, ignore_errors=True)  # also when a step failed before run()'s own cleanup
     return 0
 
 
