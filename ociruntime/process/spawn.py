@@ -101,11 +101,17 @@ def spawn(spec, container_id: str, manager, init_kw: dict, on_pid, on_hooks,
     ch.parent_side()
     pid = 0
     try:
+        held: list[dict] = []
         while True:
-            msg = ch.recv()
+            msg = held.pop(0) if held and pid else ch.recv()
             if msg is None:
                 raise InitError("container init exited during setup")
             t = msg.get("type")
+            if not pid and t in (protocol.READY, protocol.HOOKS_PLEASE, protocol.SECCOMP_FD):
+                # Stage 1 and init share the pipe: on a loaded machine init can get this far
+                # before stage 1 (forked first) has sent init's pid. Hold it until we know the pid.
+                held.append(msg)
+                continue
             if t == protocol.LOG:
                 log.emit(msg.get("level", "info"), msg.get("msg", ""))
             elif t == protocol.ERROR:
