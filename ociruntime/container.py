@@ -110,6 +110,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
             state.cgroup = manager.describe()
             cdir.write(state)   # before create(): a killed runtime leaves a trail delete can follow
             manager.create()
+            state.cgroup = manager.describe()   # written with the pid, below
         if console_socket:
             from . import console
 

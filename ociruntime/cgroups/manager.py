@@ -110,7 +110,13 @@ class Manager:
             for name, path in (self.d.get("v1") or {}).items():
                 self._mkdirs(os.path.join(root, name), path, v2=False)
             if self.d.get("unified"):
-                self._mkdirs(self.d["umount"], self.d["unified"], v2=True)
+                # Pure v2 enables every controller down the path, as runc does. On a hybrid host
+                # only those the resources write to on the v2 side: the v1 controllers are the
+                # container's, and enabling one on the host's cgroup2 root pins it there (crun
+                # then refuses the host, and it can no longer be moved to a v1 mount).
+                wanted = None if self.d.get("mode") == "v2" else {
+                    step[1][0] for step in steps if step[0] and step[0].startswith(self.d["unified"])}
+                self._mkdirs(self.d["umount"], self.d["unified"], v2=True, wanted=wanted)
             cs = self.v1_controllers().get("cpuset")
             if cs:
                 self._cpuset_fill(cs)
@@ -121,12 +127,12 @@ class Manager:
                 raise SetupError(f"creating cgroup: {e.filename or ''}: {(e.strerror or str(e)).lower()}") from e
             raise
 
-    def _mkdirs(self, top: str, leaf: str, v2: bool) -> None:
+    def _mkdirs(self, top: str, leaf: str, v2: bool, wanted: set[str] | None = None) -> None:
         rel = os.path.relpath(leaf, top)
         cur = top
         for comp in ([] if rel == "." else rel.split("/")):
-            if v2:
-                self._enable_controllers(cur)
+            if v2 and (wanted is None or wanted):
+                self._enable_controllers(cur, wanted)
             cur = os.path.join(cur, comp)
             try:
                 os.mkdir(cur, 0o755)
@@ -134,7 +140,7 @@ class Manager:
             except FileExistsError:
                 pass
 
-    def _enable_controllers(self, d: str) -> None:
+    def _enable_controllers(self, d: str, wanted: set[str] | None = None) -> None:
         """Enable for d's children every controller d has (runc fs2 CreateCgroupPath). A cgroup
         holding processes refuses (no internal processes): then the limits themselves fail, clearly."""
         try:
@@ -142,17 +148,23 @@ class Manager:
             have = set(read_file(os.path.join(d, "cgroup.subtree_control")).split())
         except OSError:
             return
-        want = [c for c in ctrls if c not in have]
+        want = [c for c in ctrls if c not in have and (wanted is None or c in wanted)]
         if not want:
             return
+        done = want
         try:
             self.writer(os.path.join(d, "cgroup.subtree_control"), " ".join("+" + c for c in want))
         except OSError:
+            done = []
             for c in want:
                 try:
                     self.writer(os.path.join(d, "cgroup.subtree_control"), "+" + c)
+                    done.append(c)
                 except OSError:
                     pass
+        # Remembered (in state.json) so that destroy() can hand the host back as it found it
+        # (a controller left enabled on a hybrid host's cgroup2 root can never move to v1 again).
+        self.d.setdefault("enabled", []).extend([d, c] for c in done)
 
     def _cpuset_fill(self, leaf: str) -> None:
         """A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: copy the parent's
@@ -198,6 +210,11 @@ class Manager:
                 break
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+        for d, c in reversed(self.d.get("enabled") or []):
+            try:   # EBUSY while another cgroup below d still uses c: then it stays, rightly
+                self.writer(os.path.join(d, "cgroup.subtree_control"), "-" + c)
+            except OSError:
+                pass
         if left:
             raise SetupError(f"cannot remove cgroup {left[0]}: device or resource busy "
                              f"({len(_procs(left[0]))} process(es) left)")
