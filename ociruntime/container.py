@@ -103,12 +103,13 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
     try:
         cdir.write_file("config.json", jsonio.dumps(spec.raw).encode())
         state.config = cdir.file("config.json")
-        cdir.write(state)
-        fifo_fd, status_fd = execfifo.create(cdir.fifo)
         manager = _cgroup_manager(spec, container_id, bool(g.get("systemd_cgroup")))
         if manager is not None:
             state.cgroup = manager.describe()
-            cdir.write(state)   # before create(): a killed runtime leaves a trail delete can follow
+        # Before anything is made: a runtime killed from here on leaves a trail delete can follow.
+        cdir.write(state)
+        fifo_fd, status_fd = execfifo.create(cdir.fifo)
+        if manager is not None:
             manager.create()
             state.cgroup = manager.describe()   # written with the pid, below
         if console_socket:

@@ -278,6 +278,13 @@ def _child(a: ExecArgs) -> None:
     sc.set_name("pyoci:[2:EXEC]")
     for cg_path, fd in a.cg_early:
         execcg.join_cgroup(cg_path, fd)
+    limits = None
+    if proc.rlimits or proc.oom_score_adj is not None:
+        from .. import limits   # before setns(mnt): afterwards our files are out of reach
+    if proc.oom_score_adj is not None:
+        # Through the host's /proc, before joining the mount namespace: a bind mount the container
+        # placed over /proc/self/oom_score_adj must not receive the write (CVE-2025-52881 class).
+        limits.set_oom_score_adj(proc.oom_score_adj)
     for t, fd in a.ns_fds:
         if t not in ("pid", "time"):
             _setns(sc, t, fd)
@@ -300,11 +307,7 @@ def _child(a: ExecArgs) -> None:
     if a.listen_fds:
         env.append(f"LISTEN_PID={os.getpid()}")     # our pid in the container's pid namespace
     path = finalize.lookup(proc.args[0], tuple(env))
-    if proc.rlimits or proc.oom_score_adj is not None:
-        from .. import limits
-
-        if proc.oom_score_adj is not None:
-            limits.set_oom_score_adj(proc.oom_score_adj)
+    if limits is not None:
         limits.apply_rlimits(proc.rlimits)
 
     procattrs.apply_privileged(a.spec, proc, exec_process=True)

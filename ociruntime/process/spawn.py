@@ -45,16 +45,16 @@ def _child_main(ch: Channel, role: str, body) -> None:
         os._exit(code)
 
 
-def stage1(ch: Channel, spec, manager, init_args) -> None:
+def stage1(ch: Channel, spec, entry: "CgroupEntry | None", init_args) -> None:
     """P1: join the cgroup, enter or create namespaces, fork init into them, report its pid."""
     from .. import namespaces
     from ..syscalls.linux import SYSCALLS as sc
     from . import init
 
     sc.set_name("pyoci:[1:STAGE1]")
-    if manager is not None:
-        # Joining before unsharing the cgroup namespace makes the container's cgroup its root.
-        manager.add(os.getpid())
+    # Joining before unsharing the cgroup namespace makes the container's cgroup its root.
+    if entry is not None:
+        entry.join_rest()
     lx = spec.linux
     # runc's nsexec order: join every namespace given by path (user first), then create the
     # user namespace, then the others, which it then owns.
@@ -92,12 +92,17 @@ def spawn(spec, container_id: str, manager, init_kw: dict, on_pid, on_hooks,
 
     ch = Channel()
     args = InitArgs(spec=spec, channel=ch, container_id=container_id, sc=SYSCALLS, **init_kw)
-    p1 = os.fork()
-    if p1 == 0:
-        for fd in child_close:
-            os.close(fd)
-        ch.child_side()
-        _child_main(ch, "stage1", lambda: stage1(ch, spec, manager, args))
+    entry = CgroupEntry(manager.describe()) if manager is not None else None
+    try:
+        p1 = entry.fork() if entry is not None else os.fork()
+        if p1 == 0:
+            for fd in child_close:
+                os.close(fd)
+            ch.child_side()
+            _child_main(ch, "stage1", lambda: stage1(ch, spec, entry, args))
+    finally:
+        if entry is not None:
+            entry.close()
     ch.parent_side()
     pid = 0
     try:
@@ -148,6 +153,58 @@ def spawn(spec, container_id: str, manager, init_kw: dict, on_pid, on_hooks,
         _reap(p1)
     ch.close()
     return pid
+
+
+class CgroupEntry:
+    """How stage 1 gets into the container's cgroups without the kernel's global lock.
+
+    Moving a running process (writing its pid to cgroup.procs) takes cgroup_threadgroup_rwsem
+    for writing: an RCU grace period, 4-17 ms of every create here (runc pays it too). Instead
+    stage 1 is born in the cgroup2 directory (clone3 CLONE_INTO_CGROUP) and moves itself, a
+    single thread, into each v1 hierarchy through its `tasks` file, which does not take it.
+    The files are opened by the runtime before the fork, as `exec` does (process/execcg.py)."""
+
+    def __init__(self, desc: dict) -> None:
+        from .execcg import cgroup_plan, open_cgroup_file
+
+        plan = cgroup_plan(desc, {})
+        self.v1 = [open_cgroup_file(d, "tasks") for d in plan.v1]
+        self.unified_dir = plan.unified
+        self.unified_fd = (os.open(plan.unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                           if plan.unified else -1)
+        self.born_inside = False
+
+    def fork(self) -> int:
+        from .execcg import clone_into_cgroup
+
+        if self.unified_fd >= 0:
+            try:
+                pid = clone_into_cgroup(self.unified_fd)
+                self.born_inside = True
+                return pid
+            except OSError:
+                pass   # clone3 or CLONE_INTO_CGROUP refused (Linux < 5.7): fork and move below
+        return os.fork()
+
+    def join_rest(self) -> None:
+        """In stage 1."""
+        from .execcg import join_cgroup, open_cgroup_file
+
+        for path, fd in self.v1:
+            join_cgroup(path, fd)
+        self.v1 = []
+        if self.unified_dir and not self.born_inside:
+            join_cgroup(*open_cgroup_file(self.unified_dir, "cgroup.procs"))
+        # No host directory fd may reach the container's init (CVE-2024-21626 class).
+        self.close()
+
+    def close(self) -> None:
+        for _, fd in self.v1:
+            os.close(fd)
+        self.v1 = []
+        if self.unified_fd >= 0:
+            os.close(self.unified_fd)
+            self.unified_fd = -1
 
 
 def _reap(pid: int) -> None:
