@@ -95,7 +95,7 @@ def create(g: dict, container_id: str, bundle: str, pid_file: str | None = None,
     cdir.lock(must_exist=False)
     state = State(container_id, spec.bundle, spec.root.path, rfc3339(nanos=True),
                   annotations=spec.annotations or {}, creator=[os.getpid(), proc_start_time(os.getpid())],
-                  hooks=_late_hooks(spec))
+                  hooks=_late_hooks(spec), extra={"no_new_keyring": True} if no_new_keyring else {})
     manager = None
     console_fd = -1
     fifo_fd = status_fd = -1

@@ -46,7 +46,7 @@ class ExecArgs:
     """What P2 needs; inherited across fork, never serialised."""
 
     __slots__ = ("cg_early", "cg_late", "channel", "console_fd", "container_id", "extra_fds", "init_pid",
-                 "listen_fds", "ns_fds", "proc", "sc", "seccomp", "spec")
+                 "listen_fds", "ns_fds", "proc", "sc", "seccomp", "spec", "keyring")
 
     def __init__(self, **kw: object) -> None:
         for k in self.__slots__:
@@ -122,7 +122,7 @@ def execute(g: dict, container_id: str, make_process, *, detach: bool = False, p
     try:
         pid = _spawn(ExecArgs(spec=spec, proc=proc, container_id=container_id, init_pid=state.pid,
                               console_fd=console_fd, listen_fds=n_listen, extra_fds=n_listen + preserve_fds,
-                              seccomp=seccomp),
+                              seccomp=seccomp, keyring=not state.extra.get("no_new_keyring")),
                      cg, frozen=status == "paused", hooks_state=(state, spec))
     finally:
         if console_fd >= 0:
@@ -294,7 +294,8 @@ def _child(a: ExecArgs) -> None:
                 os.setresuid(0, 0, 0)
         os.close(fd)
     os.setsid()     # runc's nsexec does the same for exec: a session of its own
-    _join_keyring(sc, a.container_id)
+    if a.keyring:   # the caller's keyring stays when create was given --no-new-keyring (runc)
+        _join_keyring(sc, a.container_id)
     procattrs.set_initial_affinity(a.spec, proc)
     if a.console_fd >= 0:
         from .. import console

@@ -482,3 +482,13 @@ def test_without_clone_into_cgroup(runtime, bundle):
     assert p.returncode == 0, p.stderr
     with open(f"/proc/{init}/cgroup") as f:
         assert p.stdout.decode() == f.read()
+
+
+def test_exec_keeps_callers_keyring_when_created_without_one(runtime, bundle):
+    b = bundle(["sleep", "300"])
+    cid = runtime.new_id()
+    runtime("run", "-d", "--no-new-keyring", "-b", str(b), cid, check=True)
+    p = runtime("exec", cid, "cat", "/proc/self/status")
+    assert p.returncode == 0, p.stderr
+    with open("/proc/keys") as f:
+        assert f"_ses.{cid}" not in f.read()
