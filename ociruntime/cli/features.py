@@ -18,9 +18,7 @@ def document() -> dict:
     from ..rootfs import mounts
 
     options = set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE) | set(mounts.EXTENSIONS)
-    # seccomp.features() the function, reached through its module: importing the submodule
-    # ociruntime.seccomp.features rebinds the package attribute `features` to that module.
-    from ..seccomp.features import seccomp_features
+    from ..seccomp import features as seccomp_features
 
     try:
         sec = seccomp_features()

@@ -38,7 +38,7 @@ def take_listener_fd(pid: int, remote_fd: int) -> int:
 
 def features() -> dict:
     """The "seccomp" object of `pyoci features` (features-linux.json): only what works here."""
-    from .features import seccomp_features
+    from .support import seccomp_features
 
     return seccomp_features()
 

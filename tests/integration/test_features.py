@@ -84,8 +84,7 @@ def test_linux_section(doc):
     lx = doc["linux"]
     assert sorted(lx["namespaces"]) == sorted(namespaces.FLAGS)
     assert lx["capabilities"] == list(capabilities.NAMES)
-    # seccomp.features() in a process of its own: importing ociruntime.seccomp.features here would
-    # shadow the package's features() with the submodule for every later test in this process.
+    # seccomp.features() in a process of its own, as `pyoci features` calls it
     code = "import json; from ociruntime import seccomp; print(json.dumps(seccomp.features()))"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=REPO)
     assert lx["seccomp"] == json.loads(p.stdout)
