@@ -390,13 +390,17 @@ def _apply_lsm(proc) -> None:
 
 def _write_attr(path: str, value: str, field: str) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
+            # The container's /proc may have been covered by a bind mount: write to procfs or
+            # nowhere (CVE-2025-52565 class).
+            if _sc.fstatfs_type(fd) != C.PROC_SUPER_MAGIC:
+                raise OSError(18, f"{path} is not on procfs")
             os.write(fd, value.encode())
         finally:
             os.close(fd)
     except OSError as e:
-        raise SetupError(f"{field}: writing {path}: {os.strerror(e.errno).lower()}") from None
+        raise SetupError(f"{field}: writing {path}: {(e.strerror or os.strerror(e.errno)).lower()}") from None
 
 
 def exec_affinity(spec, proc) -> dict:

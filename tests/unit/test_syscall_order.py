@@ -78,3 +78,16 @@ def test_capabilities_drop_bounding_then_set(monkeypatch):
     capabilities.apply_sets(sc, keep, keep, 0, 1 << 5)
     assert sc.names() == ["capset", "prctl", "prctl"]
     assert sc.of("prctl")[-1] == (C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_RAISE, 5)
+
+
+def test_lsm_attribute_writes_only_reach_procfs(tmp_path):
+    """A label write whose /proc path was covered by something else (a bind mount to a regular
+    file) must fail instead of writing there (procattrs._write_attr)."""
+    from ociruntime import procattrs
+    from ociruntime.errors import SetupError
+
+    target = tmp_path / "current"
+    target.write_text("")
+    with pytest.raises(SetupError, match="not on procfs"):
+        procattrs._write_attr(str(target), "label", "process.apparmorProfile")
+    assert target.read_text() == ""
