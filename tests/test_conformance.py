@@ -40,7 +40,6 @@ def failures(tap: str) -> list[str]:
 
 
 @needs_root
-@pytest.mark.xfail(strict=False, reason="pyoci lifecycle in progress")
 def test_pyoci_conformance():
     p = suite("--runtime", "pyoci")
     must = [f for f in failures(p.stdout) if "[MUST]" in f]
