@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 import sys
 from contextlib import contextmanager
 
@@ -141,6 +142,17 @@ def crun_layout(allowed: bool = True):
                     except OSError:
                         pass
                 subprocess.run(["umount", HUGETLB], check=False)
+                for _ in range(20):
+                    if "hugetlb" in describe()[1]:
+                        break
+                    time.sleep(0.25)
+                else:
+                    # Seen here: the detached hierarchy lingered (its last cgroup gone, but the
+                    # kill on umount missed); a second mount and umount of it releases it.
+                    if subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", HUGETLB],
+                                      check=False).returncode == 0:
+                        subprocess.run(["umount", HUGETLB], check=False)
+                        time.sleep(1)
                 if "hugetlb" not in describe()[1]:
                     print("benchmarks: hugetlb did not go back to cgroup2 (cgroups still in its v1 "
                           "hierarchy?); see /proc/cgroups", file=sys.stderr)
