@@ -1,4 +1,4 @@
-"""The OCI lifecycle (runtime.md "Operations"): create, start, state, kill, delete, and run.
+"""The OCI lifecycle (runtime.md "Operations"): create, start, state, kill, delete (`run` is foreground.py).
 
 Orchestration only: the concern modules do the work. Each operation takes the container's
 lock (flock on its state dir) when it changes something, so a concurrent kill and delete of
