@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from . import hostlayout, importtime
+from .procs import wait_dead
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -457,20 +458,6 @@ def vm_hwm(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return float(line.split()[1])
     raise ValueError(f"no VmHWM for pid {pid}")
-
-
-def wait_dead(pid: int | None, timeout: float = 10) -> None:
-    if pid is None:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return
-        except OSError:
-            return
-        time.sleep(0.002)
 
 
 def layout_now() -> str:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import time
 from pathlib import Path
+
+from .procs import wait_dead
 
 COMMANDS = ("create", "start", "state", "exec", "kill", "delete", "run")
 
@@ -118,15 +119,7 @@ def _wait_dead(pidfile: Path, timeout: float = 10) -> None:
         pid = int(pidfile.read_text())
     except (OSError, ValueError):
         return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return
-        except OSError:
-            return
-        time.sleep(0.002)
+    wait_dead(pid, timeout)
 
 
 def _med(runs: list[dict], key: str) -> float:
