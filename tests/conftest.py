@@ -129,7 +129,7 @@ def bundle(tmp_path: Path) -> BundleFactory:
     return BundleFactory(tmp_path)
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02, what: str = ""):
     import time
 
     deadline = time.monotonic() + timeout
@@ -138,5 +138,5 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {predicate}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)

@@ -316,7 +316,7 @@ class ContainerdInstance:
                     os.rmdir(d)
                 except FileNotFoundError:
                     pass
-                except OSError as e:
+                except OSError:
                     if d.endswith(self.namespace):
                         problems.append(f"{d} not empty: {os.listdir(d)}")
         return problems

@@ -11,6 +11,8 @@ import struct
 import subprocess
 import termios
 import time
+
+from ..conftest import wait_for  # noqa: F401  (one polling helper for every suite)
 from pathlib import Path
 
 TIMEOUT = 60  # seconds, for any one client command: the suite must stay bounded
@@ -34,17 +36,6 @@ def show(p: subprocess.CompletedProcess) -> str:
 def check(p: subprocess.CompletedProcess, rc: int = 0) -> subprocess.CompletedProcess:
     assert p.returncode == rc, f"expected exit {rc}\n{show(p)}"
     return p
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
 
 
 # --- terminals -------------------------------------------------------------------------------
